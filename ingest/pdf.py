@@ -1,0 +1,139 @@
+"""PDF: text per page with pypdf, one section per page, guarded against hostile files."""
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+from pypdf import PdfReader
+from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
+
+from ingest.assemble import TextBuilder
+from ingest.documents import Document
+from ingest.errors import ReadError
+from ingest.metadata import MetaLayer, doc_id_for_path, filename_layer, merge_meta, read_sidecar
+
+# pypdf reports every recoverable oddity as a warning; the outcome is reported per file instead.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+_JUNK_TITLE_PREFIXES = ("microsoft word - ", "microsoft powerpoint - ", "untitled")
+_JUNK_TITLE_SUFFIXES = (".doc", ".docx", ".pdf", ".tex", ".dvi", ".indd", ".rtf")
+
+
+def _why(exc: BaseException) -> str:
+    """The reason behind a pypdf error, looking through its chain for a recursion overflow."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, RecursionError):
+            return "structure too deeply nested"
+        seen = seen.__cause__ or seen.__context__
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _open(data: bytes) -> PdfReader:
+    """A PdfReader for bytes that claim to be a PDF, decrypted if no password is needed."""
+    if b"%PDF-" not in data[:1024]:
+        raise ReadError("not a PDF (no %PDF- header in the first 1 KB)")
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+    except LimitReachedError as exc:
+        raise ReadError(f"decompression limit reached: {exc}") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ReadError(f"damaged PDF: {_why(exc)}") from exc
+    if reader.is_encrypted:
+        try:
+            if not reader.decrypt(""):
+                raise ReadError("encrypted PDF (needs a password)")
+        except (FileNotDecryptedError, NotImplementedError) as exc:
+            raise ReadError("encrypted PDF (needs a password)") from exc
+        except DependencyError as exc:
+            raise ReadError(f"encrypted PDF ({exc})") from exc
+    return reader
+
+
+def _page_count(reader: PdfReader) -> int:
+    """The page count the document declares, read without walking the page tree."""
+    try:
+        count = reader.trailer["/Root"]["/Pages"]["/Count"]
+        return int(count)
+    except Exception:  # noqa: BLE001 - a broken tree is found out when the pages are read
+        return -1
+
+
+def _info_layer(reader: PdfReader) -> MetaLayer:
+    """Title, author and subject-free metadata from the PDF's info dictionary."""
+    try:
+        info = reader.metadata or {}
+        raw = {k: info.get(k) for k in ("/Title", "/Author", "/doi", "/DOI")}
+    except Exception:  # noqa: BLE001 - a broken info dict only loses metadata
+        return MetaLayer()
+    values: dict[str, object] = {}
+    title = " ".join(str(raw["/Title"] or "").split())
+    if title and not title.lower().startswith(_JUNK_TITLE_PREFIXES) and not title.lower().endswith(
+            _JUNK_TITLE_SUFFIXES):
+        values["title"] = title
+    if raw["/Author"]:
+        values["authors"] = str(raw["/Author"])
+    if raw["/doi"] or raw["/DOI"]:
+        values["doi"] = str(raw["/doi"] or raw["/DOI"])
+    # /CreationDate is when the file was made, not when the work was published: not a year.
+    return MetaLayer(values)
+
+
+def _page_texts(reader: PdfReader, max_pages: int) -> tuple[list[str], list[str]]:
+    """The extracted text of every page in order, and problems met on pages without text."""
+    declared = _page_count(reader)
+    if declared > max_pages:
+        raise ReadError(f"too many pages ({declared} > {max_pages})")
+    try:
+        pages = reader.pages
+        n = len(pages)
+    except LimitReachedError as exc:
+        raise ReadError(f"decompression limit reached: {exc}") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ReadError(f"damaged PDF page tree: {_why(exc)}") from exc
+    if n > max_pages:
+        raise ReadError(f"too many pages ({n} > {max_pages})")
+    if n == 0:
+        raise ReadError("PDF has no pages")
+    texts, problems = [], []
+    for number, page in enumerate(pages, start=1):
+        try:
+            text = page.extract_text() or ""
+        except LimitReachedError as exc:
+            raise ReadError(f"decompression limit reached on page {number}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - one unreadable page should not lose the others
+            text = ""
+            problems.append(f"page {number}: {_why(exc)}")
+        if not text.strip():
+            problems.extend(_content_problem(page, number))
+        texts.append(text)
+    return texts, problems
+
+
+def _content_problem(page, number: int) -> list[str]:
+    """Why a page gave no text, when the reason is its content stream (extract_text hides it)."""
+    try:
+        contents = page.get_contents()
+        if contents is not None:
+            contents.get_data()
+    except LimitReachedError as exc:
+        raise ReadError(f"decompression limit reached on page {number}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - only used to explain an empty page
+        return [f"page {number}: {_why(exc)}"]
+    return []
+
+
+def read_pdf(path: Path, data: bytes, source_hash: str, max_pages: int = 2000) -> list[Document]:
+    """One Document; pages joined by a blank line, each page a section with its 1-based number."""
+    reader = _open(data)
+    texts, problems = _page_texts(reader, max_pages)
+    builder = TextBuilder()
+    for number, text in enumerate(texts, start=1):
+        builder.add_section("", text.strip(), page=number)
+    if not builder.sections:
+        why = f"; {problems[0]}" if problems else "; scanned images need OCR"
+        raise ReadError(f"no extractable text in {len(texts)} page(s){why}")
+    meta = merge_meta([read_sidecar(path), _info_layer(reader), filename_layer(path)])
+    return [Document(doc_id=doc_id_for_path(path), source=str(path), text=builder.text, meta=meta,
+                     sections=tuple(builder.sections), content_hash=source_hash)]

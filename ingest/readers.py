@@ -1,0 +1,157 @@
+"""Files -> Documents: find supported files, read each with the right reader, report what failed.
+
+`read_file` reads in this process. Untrusted formats whose parsers can hang or exhaust memory (PDF,
+HTML) go through `read_many`/`read_file_isolated`, which use a killable worker process (ingest/worker.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ingest.beir_corpus import read_beir_corpus
+from ingest.documents import Document, content_hash
+from ingest.errors import ReadError
+from ingest.html import read_html
+from ingest.medquad import read_medquad
+from ingest.pdf import read_pdf
+from ingest.textfiles import decode_text, read_text_file
+
+__all__ = ["SUPPORTED_SUFFIXES", "ISOLATED_SUFFIXES", "ReadError", "ReadResult", "discover", "read_file",
+           "failure_reason", "read_file_guarded", "read_file_isolated", "read_many"]
+
+SUPPORTED_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".txt", ".xml", ".jsonl")
+# Formats whose parsers have hung or blown up on hostile input; the rest parse in-process, fast.
+ISOLATED_SUFFIXES = (".pdf", ".html", ".htm")
+MAX_BYTES = 100 * 1024 * 1024
+MAX_PAGES = 2000
+
+
+class ReadResult(list):
+    """The Documents read from one file (it *is* that list) plus `errors`: (location, reason) of
+    records that were skipped while the rest of the file was read (bad lines of a corpus.jsonl)."""
+
+    def __init__(self, documents: Iterable[Document] = (), errors: Iterable[tuple[str, str]] = ()):
+        super().__init__(documents)
+        self.errors: list[tuple[str, str]] = list(errors)
+
+
+def _is_candidate(path: Path) -> bool:
+    """A file a directory walk should read: supported suffix, not hidden, not a sidecar."""
+    name = path.name
+    if name.startswith(".") or name.endswith(".meta.json"):
+        return False
+    if path.suffix.lower() == ".jsonl":
+        # queries.jsonl and friends sit next to a BEIR corpus; only the corpus holds documents.
+        return name.lower().endswith("corpus.jsonl")
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def discover(paths: Iterable[str | Path], skipped: list[Path] | None = None) -> list[Path]:
+    """Supported files under paths, recursive and sorted; a file named explicitly is always kept.
+
+    Files a walk passes over are appended to `skipped` when a list is given, so a caller can say so.
+    """
+    found: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in path.rglob("*"):
+                if any(part.startswith(".") for part in child.relative_to(path).parts):
+                    continue
+                if child.is_file():
+                    if _is_candidate(child):
+                        found.add(child)
+                    elif skipped is not None and not child.name.endswith(".meta.json"):
+                        skipped.append(child)
+        else:
+            found.add(path)  # a missing or unsupported file is then reported by read_file
+    return sorted(found)
+
+
+def read_file(path: str | Path, max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES) -> ReadResult:
+    """Documents of one file, in this process; raises ReadError(reason) when it cannot be read."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ReadError(f"unsupported file type {suffix or '(no suffix)'!r}")
+    data = _read_bytes(path, max_bytes)
+    source_hash = content_hash(data)
+    if suffix == ".pdf":
+        return ReadResult(read_pdf(path, data, source_hash, max_pages=max_pages))
+    if suffix in (".html", ".htm"):
+        return ReadResult(read_html(path, data, source_hash))
+    if suffix == ".xml":
+        return ReadResult(read_medquad(path, data, source_hash))
+    if suffix == ".jsonl":
+        return ReadResult(*read_beir_corpus(path, decode_text(data)))
+    return ReadResult(read_text_file(path, data, source_hash, markdown=suffix in (".md", ".markdown")))
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, after refusing missing, empty and oversized files by their size alone."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise ReadError("file not found") from exc
+    except OSError as exc:
+        raise ReadError(f"cannot stat file: {exc.strerror}") from exc
+    if size == 0:
+        raise ReadError("empty file (0 bytes)")
+    if size > max_bytes:
+        raise ReadError(f"file too large ({size / 2**20:.1f} MB > {max_bytes / 2**20:.0f} MB limit)")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ReadError(f"cannot read file: {exc.strerror}") from exc
+
+
+def read_file_guarded(path: str | Path, max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES) -> ReadResult:
+    """read_file, with every other failure turned into a ReadError so one file never ends a run."""
+    try:
+        return read_file(path, max_bytes=max_bytes, max_pages=max_pages)
+    except ReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a reader bug on one file must not stop the others
+        raise ReadError(failure_reason(exc)) from exc
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One readable line for an exception a reader did not anticipate."""
+    if isinstance(exc, ReadError):
+        return exc.reason
+    if isinstance(exc, RecursionError):
+        return "structure too deeply nested"
+    if isinstance(exc, MemoryError):
+        return "out of memory while parsing"
+    return f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+
+
+def read_file_isolated(path: str | Path, timeout_s: float = 30, memory_mb: int = 1024,
+                       max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES) -> ReadResult:
+    """read_file in a worker process that is killed after timeout_s or beyond memory_mb."""
+    from ingest.worker import IsolatedReader
+
+    with IsolatedReader(timeout_s=timeout_s, memory_mb=memory_mb, max_bytes=max_bytes,
+                        max_pages=max_pages) as reader:
+        return reader.read(path)
+
+
+def read_many(paths: Iterable[str | Path], timeout_s: float = 30, memory_mb: int = 1024,
+              max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES,
+              isolate: Iterable[str] = ISOLATED_SUFFIXES) -> Iterator[tuple[Path, ReadResult | ReadError]]:
+    """(path, ReadResult or ReadError) for each file, in order; one persistent worker serves the
+    isolated formats and is restarted only after it had to be killed."""
+    from ingest.worker import IsolatedReader
+
+    isolate = {s.lower() for s in isolate}
+    with IsolatedReader(timeout_s=timeout_s, memory_mb=memory_mb, max_bytes=max_bytes,
+                        max_pages=max_pages) as worker:
+        for raw in paths:
+            path = Path(raw)
+            try:
+                if path.suffix.lower() in isolate:
+                    yield path, worker.read(path)
+                else:
+                    yield path, read_file_guarded(path, max_bytes=max_bytes, max_pages=max_pages)
+            except ReadError as exc:
+                yield path, exc
