@@ -1,0 +1,189 @@
+"""`medcite ingest|serve|ask|eval`: thin commands over the library (CONTRACT.md, "Command line")."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from service.settings import default_index_dir
+
+EPILOG = """examples:
+  medcite ingest corpus/                       index every supported file under corpus/
+  medcite ingest papers/ --prune               ... and drop documents whose files are gone
+  medcite ask "What causes buttock pain?"      answer with references, as text
+  medcite ask "What causes buttock pain?" --json
+  medcite serve --port 8000                    web page at http://127.0.0.1:8000/
+  medcite eval --dataset data/medquad-dev --output eval.json --plot eval.png
+
+environment: MEDCITE_INDEX (default index dir, else .medcite/index), MEDCITE_MODEL
+(sentence-transformers name or path; 'fake' for tests), MEDCITE_API_KEY (enables write endpoints)."""
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr with exit status 1."""
+
+
+def index_arg(p: argparse.ArgumentParser) -> None:
+    """The shared --index option."""
+    p.add_argument("--index", type=Path, default=None, metavar="DIR",
+                   help="index directory (default: $MEDCITE_INDEX, else .medcite/index)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its four subcommands."""
+    parser = argparse.ArgumentParser(prog="medcite", description="Extractive, cited evidence answers over the "
+                                     "medical articles you trust.", epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{ingest,serve,ask,eval}")
+    raw = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("ingest", help="add files to the index", formatter_class=raw,
+                       epilog="examples:\n  medcite ingest\n  medcite ingest corpus/ papers/x.pdf --index /data/idx\n"
+                              "  medcite ingest corpus/ --prune")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: corpus/)")
+    index_arg(p)
+    p.add_argument("--prune", action="store_true", help="remove documents whose files are no longer given")
+    p = sub.add_parser("serve", help="run the HTTP service and web page", formatter_class=raw,
+                       epilog="examples:\n  medcite serve\n  MEDCITE_API_KEY=... medcite serve --host 0.0.0.0 --port 8080")
+    index_arg(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p = sub.add_parser("ask", help="answer one question", formatter_class=raw,
+                       epilog='examples:\n  medcite ask "Is sacroiliac joint pain felt in the buttock?"\n'
+                              '  medcite ask "What causes low back pain?" --json | jq .references')
+    p.add_argument("question")
+    index_arg(p)
+    p.add_argument("--json", action="store_true", help="print the answer as the API's JSON")
+    p.add_argument("--top-k", type=int, default=5, help="documents to compose the answer from (1-20)")
+    p = sub.add_parser("eval", help="evaluate retrieval (and answers) on a BEIR dataset", formatter_class=raw,
+                       epilog="examples:\n  medcite eval --dataset data/medquad-dev\n"
+                              "  medcite eval --dataset data/medquad-dev --retrievers bm25,hybrid "
+                              "--output eval.json --plot eval.png")
+    p.add_argument("--dataset", required=True, type=Path, metavar="DIR",
+                   help="folder with corpus.jsonl, queries.jsonl and qrels/test.tsv")
+    index_arg(p)
+    p.add_argument("--retrievers", default="bm25,dense,hybrid", help="comma-separated (default: %(default)s)")
+    p.add_argument("--measures", default=None, help="ir-measures names, comma-separated (default: the contract's)")
+    p.add_argument("--output", type=Path, default=None, metavar="FILE.json")
+    p.add_argument("--plot", type=Path, default=None, metavar="FILE.png")
+    return parser
+
+
+def resolve_index(arg: Path | None) -> Path:
+    """--index, else MEDCITE_INDEX, else .medcite/index."""
+    return arg if arg is not None else default_index_dir()
+
+
+def open_index(index_dir: Path):
+    """Load the embedder and open the index, translating the index's errors into one line."""
+    from index.embedder import load_embedder
+    from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+    from index.store import Index
+
+    embedder = load_embedder()
+    try:
+        return Index.open(index_dir, embedder), embedder
+    except IndexNotFound:
+        raise CliError(f"no index at {index_dir}: run `medcite ingest` first") from None
+    except IndexMismatch as exc:
+        raise CliError(f"index at {index_dir} does not match the model: {exc}") from None
+    except IndexCorrupt as exc:
+        raise CliError(f"index at {index_dir} is corrupt ({exc}): rebuild it with `medcite ingest`") from None
+
+
+def cmd_ingest(args) -> int:
+    """Index files; print the summary line and every failure."""
+    from index.build import ingest_paths
+    from index.embedder import load_embedder
+
+    paths = args.paths or [Path("corpus")]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise CliError(f"no such file or directory: {', '.join(missing)}")
+    report = ingest_paths(paths, resolve_index(args.index), load_embedder(), prune=args.prune,
+                          progress=sys.stderr.isatty())
+    print(report.summary_line())
+    for path, reason in report.failed:
+        print(f"failed: {path}: {reason}")
+    if report.failed and not (report.added or report.updated or report.unchanged):
+        raise CliError(f"no file could be ingested ({len(report.failed)} failed)")
+    return 0
+
+
+def cmd_ask(args) -> int:
+    """Answer one question as readable text or the API's JSON."""
+    from service.answer import answer, answer_to_dict, answer_to_text
+
+    question = args.question.strip()
+    index, embedder = open_index(resolve_index(args.index))
+    result = answer(question, index, embedder, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(answer_to_dict(result), indent=2, ensure_ascii=False))
+    else:
+        print(answer_to_text(result))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    """Run uvicorn on the app; SIGTERM drains in-flight requests before exiting."""
+    import uvicorn
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    settings = Settings(index=resolve_index(args.index))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False, log_level="info",
+                timeout_graceful_shutdown=settings.graceful_shutdown_s)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    """Delegate to eval.runner (it prints its table and writes the files)."""
+    from eval.runner import run_eval
+
+    if not args.dataset.is_dir():
+        raise CliError(f"no dataset folder at {args.dataset}")
+    kwargs = {"measures": args.measures} if args.measures else {}
+    run_eval(args.dataset, args.index or (Path(os.environ["MEDCITE_INDEX"]) if os.environ.get("MEDCITE_INDEX") else None),
+             args.retrievers, output=args.output, plot=args.plot, **kwargs)
+    if args.output:
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "serve": cmd_serve, "ask": cmd_ask, "eval": cmd_eval}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `medcite` console script; returns the exit status."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "ask" and not args.question.strip():
+        parser.error("the question must not be empty")
+    if args.command == "ask" and not 1 <= args.top_k <= 20:
+        parser.error("--top-k must be between 1 and 20")
+    try:
+        return COMMANDS[args.command](args)
+    except CliError as exc:
+        print(f"medcite: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("medcite: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one readable line instead of a traceback
+        name = type(exc).__name__
+        if name in ("IndexNotFound", "IndexCorrupt", "IndexMismatch", "ReadError"):
+            print(f"medcite: {exc}", file=sys.stderr)
+        else:
+            print(f"medcite: {name}: {exc}", file=sys.stderr)
+        if os.environ.get("MEDCITE_DEBUG"):
+            raise
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

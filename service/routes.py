@@ -1,0 +1,250 @@
+"""The routes: thin functions that validate, call the core off the event loop, and convert the result."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service import schemas
+from service.app import (
+    ERRORS, STATIC, UPLOAD_NAME, WRITE_ERRORS, Loaded, ServiceState, document_out, get_answerer, get_loaded,
+    get_state, require_write_key, run_cpu, to_filters,
+)
+
+log = logging.getLogger("medcite.service")
+router = APIRouter()
+META_FIELDS = {"title", "authors", "type", "journal", "year", "url", "doi"}
+
+
+@router.get("/", include_in_schema=False)
+def web_page() -> FileResponse:
+    """The question page (plain HTML/CSS/JS, nothing from the network)."""
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+@router.get("/healthz", response_model=schemas.Health, tags=["operations"])
+def healthz() -> dict:
+    """The process is alive (never waits for the model, the index or the worker pool)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=schemas.Ready, responses={503: ERRORS[503]}, tags=["operations"])
+def readyz(state: ServiceState = Depends(get_state)) -> dict:
+    """Model and index loaded: 200; otherwise 503 with the reason."""
+    loaded = get_loaded(state)
+    return {"status": "ready", "chunks": len(loaded.index), "documents": len(loaded.documents),
+            "model": str(getattr(loaded.embedder, "name", ""))}
+
+
+@router.get("/metrics", tags=["operations"], response_class=Response,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                             "description": "Prometheus text format"}})
+def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process."""
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.post("/ask", response_model=schemas.AnswerOut, responses=ERRORS, tags=["answers"])
+async def ask(
+    body: schemas.AskRequest,
+    loaded: Loaded = Depends(get_loaded),
+    state: ServiceState = Depends(get_state),
+    answerer=Depends(get_answerer),
+) -> dict:
+    """An extractive answer whose every sentence is copied from a cited source."""
+    settings = state.settings
+    if settings.log_questions:
+        log.info("question=%r", body.question)
+    else:
+        log.debug("question=%r", body.question)
+    result = await run_cpu(state, answerer, body.question, loaded.index, loaded.embedder, body.top_k,
+                           to_filters(body.filters), settings.disclaimer)
+    state.metrics.answers.labels("true" if result.get("abstained") else "false").inc()
+    return result
+
+
+def hit_out(hit) -> dict:
+    """A Hit as the contract's /search JSON."""
+    c, d = hit.chunk, hit.document
+    return {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": d.source, "title": d.meta.title,
+            "page": c.page, "score": float(hit.score), "text": c.text}
+
+
+@router.post("/search", response_model=schemas.SearchResponse, responses=ERRORS, tags=["answers"])
+async def search(
+    body: schemas.SearchRequest,
+    loaded: Loaded = Depends(get_loaded),
+    state: ServiceState = Depends(get_state),
+) -> dict:
+    """Ranked chunks for a query (hybrid, bm25 or dense)."""
+    hits = await run_cpu(state, lambda: loaded.index.search(body.query, k=body.top_k, mode=body.mode,
+                                                            filters=to_filters(body.filters)))
+    return {"hits": [hit_out(h) for h in hits]}
+
+
+@router.get("/documents", response_model=schemas.DocumentList, responses=ERRORS, tags=["documents"])
+def list_documents(
+    loaded: Loaded = Depends(get_loaded),
+    offset: int = Query(0, ge=0, le=10_000_000),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict:
+    """The indexed documents, in index order, a page at a time."""
+    page = loaded.documents[offset:offset + limit]
+    return {"total": len(loaded.documents), "offset": offset, "documents": [document_out(d) for d in page]}
+
+
+def find_document(index, doc_id: str):
+    """The index's record of doc_id, or None."""
+    try:
+        return index.document(doc_id)
+    except KeyError:
+        return None
+
+
+@router.get("/documents/{doc_id}", response_model=schemas.DocumentDetail, responses=ERRORS, tags=["documents"])
+async def get_document(doc_id: str, loaded: Loaded = Depends(get_loaded),
+                       state: ServiceState = Depends(get_state)) -> dict:
+    """One document's record and its chunks."""
+    def fetch():
+        record = find_document(loaded.index, doc_id)
+        return (record, list(loaded.index.chunks_of(doc_id))) if record is not None else (None, [])
+
+    record, chunks = await run_cpu(state, fetch)
+    if record is None:
+        raise HTTPException(404, f"no document {doc_id!r}")
+    chunks_out = [{"chunk_id": c.chunk_id, "heading": c.heading, "page": c.page, "text": c.text} for c in chunks]
+    return {**document_out(record).model_dump(), "chunks": chunks_out}
+
+
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "PDF, HTML, Markdown, text or MedQuAD XML"},
+        "metadata": {"type": "string", "description": 'JSON object, e.g. {"type": "guideline", "year": 2020}'},
+    }}}}}}
+
+
+def parse_metadata(raw) -> dict | None:
+    """The optional metadata field: a JSON object with known bibliographic keys."""
+    if raw is None or raw == "":
+        return None
+    try:
+        meta = json.loads(raw)
+    except (ValueError, TypeError):
+        raise HTTPException(422, "metadata must be a JSON object") from None
+    if not isinstance(meta, dict):
+        raise HTTPException(422, "metadata must be a JSON object")
+    unknown = sorted(set(meta) - META_FIELDS)
+    if unknown:
+        raise HTTPException(422, f"metadata has unknown keys {unknown}: allowed are {sorted(META_FIELDS)}")
+    return meta
+
+
+def upload_name(filename: str | None) -> str:
+    """A safe file name for an upload that keeps its (supported) suffix."""
+    from ingest.readers import SUPPORTED_SUFFIXES
+
+    name = UPLOAD_NAME.sub("_", Path(filename or "").name).strip("._")[-120:]
+    suffix = Path(name).suffix.lower()
+    if not name or suffix not in SUPPORTED_SUFFIXES or suffix == ".jsonl":
+        allowed = ", ".join(s for s in SUPPORTED_SUFFIXES if s != ".jsonl")
+        raise HTTPException(422, f"unsupported file type {suffix or '(none)'!r}: expected one of {allowed}")
+    return name
+
+
+def ingest_upload(state: ServiceState, path: Path) -> tuple[list, str]:
+    """Run the ordinary ingest on one saved file, swap the new index in, return its documents."""
+    from index.build import ingest_paths
+
+    with state.write_lock:
+        report = ingest_paths([path], state.settings.index, state.embedder, prune=False, progress=False)
+        if report.failed and not (report.added or report.updated or report.unchanged):
+            reason = "; ".join(r for _, r in report.failed)
+            raise HTTPException(422, f"could not read {path.name}: {reason}")
+        state.reopen()
+    loaded = state.loaded
+    if loaded is None:
+        raise HTTPException(503, state.reason, headers={"Retry-After": str(state.settings.retry_after_s)})
+    target = path.resolve()
+    docs = [d for d in loaded.documents if _same_path(d.source, target)]
+    return docs, report.summary_line()
+
+
+def _same_path(source: str, target: Path) -> bool:
+    """Whether a document's source is the file at target."""
+    try:
+        return Path(source).resolve() == target
+    except (OSError, ValueError):
+        return False
+
+
+@router.post("/documents", status_code=201, response_model=schemas.UploadResponse, tags=["documents"],
+             responses=WRITE_ERRORS, openapi_extra=UPLOAD_BODY, dependencies=[Depends(require_write_key)])
+async def upload_document(request: Request, state: ServiceState = Depends(get_state)) -> dict:
+    """Add (or replace) a document: the file goes through the same ingest as `medcite ingest`."""
+    if state.embedder is None:
+        raise HTTPException(503, state.reason, headers={"Retry-After": str(state.settings.retry_after_s)})
+    form = await request.form(max_files=1, max_fields=2)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise HTTPException(422, "file is required (multipart field 'file')")
+    meta = parse_metadata(form.get("metadata"))
+    name = upload_name(upload.filename)
+    uploads = Path(state.settings.index) / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    path = uploads / name
+    with path.open("wb") as out:
+        shutil.copyfileobj(upload.file, out)
+    sidecar = path.with_name(path.name + ".meta.json")
+    if meta:
+        sidecar.write_text(json.dumps(meta), encoding="utf-8")
+    else:
+        sidecar.unlink(missing_ok=True)
+    try:
+        docs, summary = await run_cpu(state, ingest_upload, state, path)
+    except HTTPException:
+        path.unlink(missing_ok=True)
+        sidecar.unlink(missing_ok=True)
+        raise
+    return {"documents": [document_out(d) for d in docs], "report": summary}
+
+
+def delete_and_reopen(state: ServiceState, doc_id: str) -> bool:
+    """Delete one document from the index on disk and serve the new generation."""
+    from index.build import delete_document
+
+    with state.write_lock:
+        record = find_document(state.loaded.index, doc_id) if state.loaded else None
+        deleted = delete_document(state.settings.index, doc_id)
+        if deleted:
+            state.reopen()
+            if record is not None:
+                remove_upload(state, record.source)
+    return deleted
+
+
+def remove_upload(state: ServiceState, source: str) -> None:
+    """Remove an uploaded file once no served document comes from it (uploads may hold patient data)."""
+    uploads = (Path(state.settings.index) / "uploads").resolve()
+    path = Path(source).resolve()
+    if path.parent != uploads:
+        return
+    if state.loaded and any(_same_path(d.source, path) for d in state.loaded.documents):
+        return
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".meta.json").unlink(missing_ok=True)
+
+
+@router.delete("/documents/{doc_id}", status_code=204, response_class=Response, tags=["documents"],
+               responses=WRITE_ERRORS, dependencies=[Depends(require_write_key)])
+async def delete_doc(doc_id: str, state: ServiceState = Depends(get_state)) -> Response:
+    """Remove a document and its chunks from the index."""
+    get_loaded(state)
+    if not await run_cpu(state, delete_and_reopen, state, doc_id):
+        raise HTTPException(404, f"no document {doc_id!r}")
+    return Response(status_code=204)

@@ -1,0 +1,70 @@
+"""A live uvicorn on loopback: graceful shutdown drains in-flight requests; the load test script runs."""
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from api_support import fake_answer, fake_app
+from service.settings import Settings
+from test_browser import free_port
+
+
+def test_shutdown_drains_in_flight_requests():
+    started, release = threading.Event(), threading.Event()
+
+    def slow_answer(*args):
+        started.set()
+        release.wait(5)
+        return fake_answer(*args)
+
+    port = free_port()
+    app = fake_app(Settings(index="/x"), answerer=slow_answer)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=10))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(base + "/readyz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.02)
+    result = {}
+    asker = threading.Thread(target=lambda: result.update(r=httpx.post(base + "/ask", json={"question": "buttock pain"},
+                                                                     timeout=10)))
+    asker.start()
+    assert started.wait(5)
+    server.should_exit = True  # what SIGTERM does
+    time.sleep(0.2)
+    release.set()
+    asker.join(10)
+    thread.join(10)
+    assert result["r"].status_code == 200 and result["r"].json()["abstained"] is False
+    assert not thread.is_alive()
+
+
+def test_loadtest_smoke(tmp_path):
+    pytest.importorskip("index.build")
+    from eval import loadtest
+    from index.build import ingest_paths
+    from index.embedder import FakeEmbedder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# Buttock pain\n\nButtock pain is felt below the iliac crest.\n", encoding="utf-8")
+    ingest_paths([corpus], tmp_path / "idx", FakeEmbedder(), progress=False)
+    out = tmp_path / "load.json"
+    code = loadtest.main(["--index", str(tmp_path / "idx"), "--model", "fake", "--duration", "2",
+                          "--concurrency", "4", "--output", str(out)])
+    import json
+
+    result = json.loads(out.read_text())
+    assert code == 0 and result["errors"] == {} and set(result["status"]) == {"200"}
+    # uvicorn re-raises the SIGTERM it caught once its graceful shutdown is done: -15 is a clean exit.
+    assert result["requests"] > 0 and result["server_exit"] in (0, -15)
+    assert result["ready_s"] < 5 and result["rss_mb_peak"] > 0
