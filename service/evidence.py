@@ -1,0 +1,284 @@
+"""Sentence-level evidence: split retrieved chunks into sentences, drop boilerplate, score, pick diverse ones.
+
+Everything here is plain Python over strings so that an answer costs milliseconds: the only
+neural signal is the retrieval score the index already computed for each chunk (embedding
+every candidate sentence with MiniLM costs ~5 ms per sentence on two cores, measured, which
+would blow the 50 ms budget several times over).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ingest.documents import Chunk
+from ingest.sentences import sentence_spans
+
+# Words that carry no topic. Question templates ("what are the symptoms of X") add the
+# GENERIC words below: they steer which sentence answers, but never decide whether the
+# sources are about the question at all.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing done down during each either else ever every few
+    for from further get gets getting give given go goes going had has have having he her here hers him his
+    how however i if in into is it its itself just know let like likely made make makes many may me might
+    more most much must my near need needs no nor not now of off often on once one only or other our out
+    over own per please put rather really same say says she should since so some such tell than that the
+    their them then there these they thing things this those through thus to too under until up upon us
+    use used using very was way we well were what whats when where whether which while who whom whose why
+    will with within without would yes yet you your""".split()
+)
+GENERIC = frozenset(
+    """symptom sign cause treatment treat therapy therapi diagnos diagnosi prevent prevention outlook
+    prognosi risk people person patient affect inherit genetic gene change research clinical trial
+    information info type stage complication test manage management option common rare happen mean
+    difference differ feel problem condition disease disorder syndrome called kind causes
+    lead help best new related done""".split()
+)
+
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_WS = re.compile(r"\s+")
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: enough to match 'causes'/'cause' and 'buttocks'/'buttock'."""
+    w = word
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 5 and w.endswith("ing"):
+        return w[:-3]
+    if len(w) > 4 and w.endswith("ed") and not w.endswith("eed"):
+        return w[:-2]
+    if len(w) > 4 and w.endswith("es") and w[-3] in "sxzh":
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    if len(w) > 4 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+GENERIC = frozenset(stem(w) for w in GENERIC)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, unstemmed."""
+    return _TOKEN.findall(text.lower().replace("\u2019", "'"))
+
+
+@lru_cache(maxsize=200_000)
+def content_terms(text: str) -> frozenset[str]:
+    """Stemmed words that are not stopwords (numbers and words of two letters or more); cached."""
+    return frozenset({stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())})
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """The question's content terms split into topic terms and generic template words."""
+
+    topic: frozenset[str]
+    generic: frozenset[str]
+
+    @property
+    def all(self) -> frozenset[str]:
+        """Topic and generic terms together."""
+        return self.topic | self.generic
+
+
+def query_terms(question: str) -> QueryTerms:
+    """Split a question's content terms into topic terms and template words."""
+    terms = content_terms(question)
+    generic = {t for t in terms if t in GENERIC}
+    return QueryTerms(frozenset(terms - generic), frozenset(generic))
+
+
+def collapse(text: str) -> str:
+    """Whitespace runs (newlines included) to single spaces: the contract allows it."""
+    return _WS.sub(" ", text).strip()
+
+
+# --- boilerplate --------------------------------------------------------------------------
+
+_REF_HEADING = re.compile(r"^\s*(references?|bibliography|works cited|literature cited|sources|further reading)\b", re.I)
+_CAPTION = re.compile(r"^\s*(fig(ure)?|table|box|chart|appendix)\s*\.?\s*[0-9ivx]+[a-z]?\b", re.I)
+_COPYRIGHT = re.compile(r"(©|\(c\)\s*\d{4}|copyright|all rights reserved|creative commons|licen[cs]ed under|cc[- ]by)", re.I)
+_CITATION = re.compile(
+    r"(\bdoi\s*:|\bdoi\.org/|\bpmid\b|\bpmcid\b|\bissn\b|"  # identifiers
+    r"\b(19|20)\d{2}\s*;\s*\d+\s*(\(\w+\))?\s*:\s*\w?\d+|"  # 2006;15(Suppl 1):S169
+    r"\bet al\.?,?\s.*\b(19|20)\d{2}\b.*\b\d+\s*[:(]|"  # et al. ... 2006 ... 15:
+    r"^([A-Z][A-Za-z'\-]+\s+[A-Z]{1,3},\s*){2,})"  # "van Tulder M, Becker A, ..."
+)
+_URL_ONLY = re.compile(r"^\W*(https?://\S+|www\.\S+)\W*$", re.I)
+_LIST_MARK = re.compile(r"^\s*([-*\u2022]|\d+[.)])\s+")
+MIN_WORDS, MAX_WORDS = 6, 80
+
+
+def is_boilerplate(sentence: str, heading: str = "") -> bool:
+    """True for text that is not a statement of evidence: references, captions, legal lines, fragments."""
+    s = sentence.strip()
+    words = s.split()
+    if not (MIN_WORDS <= len(words) <= MAX_WORDS):
+        return True
+    if _REF_HEADING.match(heading or ""):
+        return True
+    if s.endswith("?") or s.endswith(":"):
+        return True
+    if _CAPTION.match(s) or _COPYRIGHT.search(s) or _URL_ONLY.match(s) or _CITATION.search(s):
+        return True
+    if "\n" in s and not re.search(r"[.!]\s*$", s.split("\n", 1)[0]) and len(s.split("\n", 1)[0].split()) <= 12:
+        # a heading line glued to the next sentence ("Causes\nMost pain ...") reads as a fragment
+        return True
+    if not re.search(r"[.!]['\")\]]*$", s) and len(words) < 12:
+        return True  # a heading alone or a list fragment, not a sentence
+    letters = sum(c.isalpha() for c in s)
+    return letters < 0.6 * len(s.replace(" ", ""))  # tables of numbers, codes
+
+
+@lru_cache(maxsize=200_000)
+def _spans(text: str) -> tuple[tuple[int, int], ...]:
+    """sentence_spans of a chunk text, cached: a warm service splits each chunk once."""
+    return tuple(sentence_spans(text))
+
+
+def sentence_spans_of(chunk: Chunk) -> tuple[tuple[int, int], ...]:
+    """The sentence spans of a chunk's text (same segmenter as ingest), cached by text."""
+    return _spans(chunk.text)
+
+
+@lru_cache(maxsize=100_000)
+def evidence_sentences(text: str, heading: str = "") -> tuple[tuple[int, int, int, str, frozenset[str]], ...]:
+    """(position, start, end, collapsed text, terms) of a chunk's usable sentences; cached per chunk.
+
+    This is the per-chunk work that does not depend on the question, so a warm service does it
+    once per chunk and an answer only scores.
+    """
+    out = []
+    for i, (s, e) in enumerate(_spans(text)):
+        s = strip_list_mark(text, s, e)
+        if not is_boilerplate(text[s:e], heading):
+            clean = collapse(text[s:e])
+            out.append((i, s, e, clean, frozenset(content_terms(clean))))
+    return tuple(out)
+
+
+def strip_list_mark(text: str, start: int, end: int) -> int:
+    """Skip a leading bullet or list number so the sentence reads as prose."""
+    m = _LIST_MARK.match(text, start, end)
+    return m.end() if m else start
+
+
+# --- candidates and scoring ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One evidence sentence: where it is, what it says and how well it answers."""
+
+    hit_rank: int  # rank of its chunk in the retrieval
+    doc_id: str
+    chunk: Chunk
+    index: int  # sentence position inside the chunk
+    start: int  # offsets into chunk.text
+    end: int
+    text: str  # chunk.text[start:end] with whitespace collapsed
+    terms: frozenset[str]
+    score: float
+    on_topic: bool = True  # the sentence, or its chunk's title or heading, names a topic term
+
+
+_DEFINE = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$", re.I)
+
+
+def defined_terms(question: str) -> frozenset[str]:
+    """For "What is X?" the terms of X, whose definition ("X is ...") makes the best summary."""
+    m = _DEFINE.match(question)
+    return frozenset(content_terms(m.group(1))) if m else frozenset()
+
+
+def candidates_of(hits, qterms: QueryTerms, defined: frozenset[str] = frozenset()) -> list[Candidate]:
+    """Every non-boilerplate sentence of the retrieved chunks, scored against the question."""
+    rel = chunk_relevance(hits)
+    asked = qterms.all
+    weights = {t: 1.0 for t in qterms.topic} | {t: 0.35 for t in qterms.generic}
+    total = sum(weights.values()) or 1.0
+    out: list[Candidate] = []
+    seen: set[tuple[str, str]] = set()
+    for rank, hit in enumerate(hits):
+        chunk = hit.chunk
+        context = content_terms(f"{hit.document.meta.title} {chunk.heading}")
+        # MedQuAD-style headings are the question itself: a matching heading marks the answer
+        heading_match = similarity(asked, frozenset(content_terms(chunk.heading)))
+        for i, s, e, text, terms in evidence_sentences(chunk.text, chunk.heading):
+            key = (hit.document.doc_id, text.lower())
+            if key in seen:  # chunk overlap repeats a sentence
+                continue
+            seen.add(key)
+            lex = sum(w for t, w in weights.items() if t in terms) / total
+            ctx = sum(w for t, w in weights.items() if t in context and t not in terms) / total
+            score = (0.45 * rel[rank] + 0.30 * lex + 0.10 * ctx + 0.15 * heading_match
+                     + (0.04 if i == 0 else 0.0) + (0.08 if defined and defines(text, defined) else 0.0))
+            on_topic = not qterms.topic or bool(qterms.topic & (terms | context))
+            out.append(Candidate(rank, hit.document.doc_id, chunk, i, s, e, text, terms, score, on_topic))
+    return out
+
+
+def defines(sentence: str, defined: frozenset[str]) -> bool:
+    """True when the sentence opens with the defined terms and then 'is'/'are' ("Sciatica is pain ...")."""
+    head = re.split(r"\b(?:is|are|refers to|means)\b", sentence, maxsplit=1)
+    if len(head) < 2 or len(head[0].split()) > 10:
+        return False
+    found = defined & content_terms(head[0])
+    return bool(found) and 2 * len(found) >= len(defined)
+
+
+def chunk_relevance(hits) -> list[float]:
+    """Each hit's relevance in [0, 1]: its dense cosine.
+
+    A hybrid search reports no cosine for a chunk that only BM25 found; such a chunk is at most
+    as close as the least close chunk the dense search did return. With no cosines at all, the
+    score relative to the best stands in.
+    """
+    known = [float(h.dense_score) for h in hits if h.dense_score is not None]
+    if not known:
+        best = max((float(h.score) for h in hits), default=0.0) or 1.0
+        return [max(0.0, float(h.score) / best) for h in hits]
+    floor = max(0.0, min(known))
+    return [max(0.0, float(h.dense_score)) if h.dense_score is not None else floor for h in hits]
+
+
+def similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard overlap of two term sets: the redundancy measure for MMR and merging."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def coverage(qterms: QueryTerms, hits, depth: int = 3) -> float:
+    """Share of the question's topic terms found in the top hits (titles, headings and text)."""
+    if not qterms.topic:
+        return 1.0 if hits else 0.0
+    seen: set[str] = set()
+    for hit in hits[:depth]:
+        seen |= content_terms(f"{hit.document.meta.title} {hit.chunk.heading}") | content_terms(hit.chunk.text)
+    return len(qterms.topic & seen) / len(qterms.topic)
+
+
+def mmr(cands: list[Candidate], k: int, lam: float = 0.7, dup: float = 0.6) -> list[Candidate]:
+    """Greedy maximal marginal relevance; near-duplicates of a chosen sentence are skipped."""
+    chosen: list[Candidate] = []
+    pool = sorted(cands, key=lambda c: -c.score)
+    while pool and len(chosen) < k:
+        best, best_val = None, float("-inf")
+        for c in pool:
+            red = max((similarity(c.terms, d.terms) for d in chosen), default=0.0)
+            if red >= dup:
+                continue
+            val = lam * c.score - (1 - lam) * red
+            if val > best_val:
+                best, best_val = c, val
+        if best is None:
+            break
+        chosen.append(best)
+        pool.remove(best)
+    return chosen
