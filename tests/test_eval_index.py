@@ -1,0 +1,106 @@
+"""eval/ end to end: the tiny BEIR set through the real ingest, index and answer path (FakeEmbedder)."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import ir_measures
+import pytest
+
+from eval.runner import default_index_dir, run_eval
+from index.embedder import FakeEmbedder
+
+pytest.importorskip("index.build")
+pytest.importorskip("index.store")
+
+TINY = Path(__file__).parent / "data" / "tiny-beir"
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """One eval of the tiny set with all three retrievers, answers included."""
+    out = tmp_path_factory.mktemp("eval")
+    stdout = io.StringIO()
+    result = run_eval(TINY, out / "index", "bm25,dense,hybrid", None, out / "tiny.json", out / "tiny.png",
+                      embedder=FakeEmbedder(), stdout=stdout, progress=False)
+    return result, out, stdout.getvalue()
+
+
+def test_every_retriever_ranks_the_answer_first(smoke):
+    result, _, _ = smoke
+    for name in ("bm25", "dense", "hybrid"):
+        scores = result["retrievers"][name]
+        assert scores["RR@10"] == 1.0, name
+        assert scores["R@100"] == 1.0, name
+        assert scores["P@5"] <= 0.25
+
+
+def test_json_shape_and_counts(smoke):
+    result, out, table = smoke
+    assert json.loads((out / "tiny.json").read_text()) == result
+    assert {"dataset", "model", "index", "retrievers", "latency_ms"} <= set(result)
+    assert result["dataset"] == {"path": str(TINY), "documents": 6, "queries": 4, "qrels": 6}
+    assert result["model"] == "fake-hash-64"
+    assert result["index"]["chunks"] >= 6 and isinstance(result["index"]["settings"], dict)
+    assert list(result["latency_ms"]) == ["bm25", "dense", "hybrid"]
+    assert (out / "tiny.png").stat().st_size > 0
+    assert "hybrid" in table and "nDCG@10" in table
+
+
+def test_matches_independent_ir_measures_on_run_files(smoke):
+    result, out, _ = smoke
+    qrels = list(ir_measures.read_trec_qrels(str(TINY / "qrels" / "test.trec")))
+    measures = [ir_measures.parse_measure(m) for m in ("nDCG@10", "RR@10", "AP@10", "P@5", "R@100")]
+    for name in ("bm25", "dense", "hybrid"):
+        run = list(ir_measures.read_trec_run(str(out / f"tiny.{name}.run")))
+        assert result["retrievers"][name] == {str(m): v for m, v in ir_measures.calc_aggregate(measures, qrels, run).items()}
+
+
+def test_answers_are_faithful_with_valid_citations(smoke):
+    result, _, _ = smoke
+    if "skipped" in result["answers"]:
+        pytest.skip(result["answers"]["skipped"])
+    ans = result["answers"]
+    assert ans["queries"] == 4
+    assert ans["faithfulness"] == 1.0
+    assert ans["citation_validity"] == 1.0
+    assert 0.0 <= ans["abstention_rate"] <= 1.0 and 0.0 <= ans["hit_rate"] <= 1.0
+
+
+def test_rerun_reuses_the_index(smoke):
+    result, out, _ = smoke
+    again = run_eval(TINY, out / "index", "bm25", "RR@10", None, None, answers=False,
+                     embedder=FakeEmbedder(), stdout=io.StringIO(), progress=False)
+    assert again["index"]["chunks"] == result["index"]["chunks"]
+    assert again["retrievers"]["bm25"] == {"RR@10": 1.0}
+
+
+def test_default_index_dir_is_stable_per_dataset_and_model():
+    assert default_index_dir(TINY, "fake") == default_index_dir(TINY, "fake")
+    assert default_index_dir(TINY, "fake") != default_index_dir(TINY, "all-MiniLM-L6-v2")
+    assert default_index_dir(TINY, "fake").parts[:2] == (".medcite", "eval")
+
+
+def test_medcite_eval_command_prints_the_three_retrievers(tmp_path, monkeypatch, capsys):
+    cli = pytest.importorskip("service.cli")
+    monkeypatch.setenv("MEDCITE_MODEL", "fake")
+    monkeypatch.delenv("MEDCITE_INDEX", raising=False)
+    status = cli.main(["eval", "--dataset", str(TINY), "--index", str(tmp_path / "idx"),
+                       "--measures", "RR@10,P@5", "--output", str(tmp_path / "e.json")])
+    assert status == 0
+    rows = {line.split()[0]: line.split()[1:3] for line in capsys.readouterr().out.splitlines()[2:5]}
+    assert rows == {"bm25": ["1.0000", "0.2500"], "dense": ["1.0000", "0.2500"], "hybrid": ["1.0000", "0.2500"]}
+    assert set(json.loads((tmp_path / "e.json").read_text())["retrievers"]["dense"]) == {"RR@10", "P@5"}
+
+
+def test_ingest_false_evaluates_an_existing_index_as_is(smoke, tmp_path):
+    result, out, _ = smoke
+    again = run_eval(TINY, out / "index", "hybrid", "RR@10", None, None, answers=False, ingest=False,
+                     embedder=FakeEmbedder(), stdout=io.StringIO(), progress=False)
+    assert again["retrievers"]["hybrid"] == {"RR@10": 1.0}
+    from index.errors import IndexNotFound
+
+    with pytest.raises(IndexNotFound):
+        run_eval(TINY, tmp_path / "none", "bm25", "RR@10", None, None, answers=False, ingest=False,
+                 embedder=FakeEmbedder(), stdout=io.StringIO(), progress=False)
