@@ -40,6 +40,9 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model: str | None = None, batch_size: int = 64, **st_kwargs):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+
+        torch.set_num_threads(min(os.cpu_count() or 1, 4))
         from sentence_transformers import SentenceTransformer
 
         path = resolve_model(model)
@@ -82,9 +85,25 @@ class FakeEmbedder:
         return np.stack([self._vector(t) for t in texts])
 
 
-def load_embedder(model: str | None = None) -> Embedder:
-    """The embedder named by the argument or MEDCITE_MODEL ("fake" gives the test embedder)."""
+# The faster backend becomes the default only if it costs at most 0.01 nDCG@10 on medquad-dev
+# (measured with eval/bench_embed.py and eval/tune_hybrid.py; see the numbers in eval/README-section.md).
+DEFAULT_BACKEND = "onnx"
+BACKENDS = ("onnx", "torch")
+
+
+def load_embedder(model: str | None = None, backend: str | None = None) -> Embedder:
+    """The embedder named by the argument or MEDCITE_MODEL ("fake" gives the test embedder).
+
+    `backend` (or MEDCITE_BACKEND): "onnx" = int8 ONNX Runtime export built locally, "torch" = fp32.
+    """
     name = model or os.environ.get("MEDCITE_MODEL") or DEFAULT_MODEL
     if name.startswith("fake"):
         return FakeEmbedder()
+    backend = (backend or os.environ.get("MEDCITE_BACKEND") or DEFAULT_BACKEND).lower()
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown MEDCITE_BACKEND {backend!r}: use one of {', '.join(BACKENDS)}")
+    if backend == "onnx":
+        from index.onnx_backend import OnnxEmbedder
+
+        return OnnxEmbedder(name)
     return SentenceTransformerEmbedder(name)

@@ -1,0 +1,408 @@
+"""The write side of an index: every change goes into a new generation that is switched to atomically.
+
+A writer takes the index lock, copies the live generation's files into a fresh gen-NNNNNN directory,
+applies deletions and additions there, fsyncs, writes the manifest (with checksums) last and flips
+CURRENT. A crash at any moment leaves the old generation live; the half-written directory is
+collected by the next writer.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from index import vectors
+from index.bm25 import COLUMN_WEIGHTS
+from index.errors import IndexNotFound
+from index.fusion import FusionSettings
+from index.manifest import (LOCK, STORE, VECTORS, collect_garbage, current_generation, default_index_dir,
+                            fsync_path, generation_name, generation_numbers, read_manifest, switch_current,
+                            verify_checksums, write_manifest)
+from index.store import SCHEMA, check_model, chunk_search_text, meta_to_json
+from ingest.chunking import chunk_document
+from ingest.documents import Chunk, Document, IngestReport, content_hash
+
+__all__ = ["IndexWriter", "ingest_paths", "add_documents", "delete_document", "default_index_dir", "CHUNKING"]
+
+CHUNKING = {"target_words": 180, "max_words": 250, "overlap_sentences": 1}
+EMBED_BATCH = 256  # chunks embedded per call; the embedder sorts each call by length
+
+
+class IndexWriter:
+    """One writer at a time (flock) builds the next generation from the live one."""
+
+    def __init__(self, index_dir: str | Path | None, embedder=None, kind: str | None = None,
+                 fusion: FusionSettings | None = None):
+        self.root = Path(index_dir) if index_dir is not None else default_index_dir()
+        self.embedder = embedder
+        self.kind_arg = kind
+        self.fusion = fusion
+        self._lock_fd: int | None = None
+        self._pending: list[tuple[Document, list[Chunk]]] = []
+        self._pending_chunks = 0
+        self.on_flush = None  # called with the number of chunks embedded and written, for progress bars
+        self.changed = False
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    def __enter__(self) -> "IndexWriter":
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            collect_garbage(self.root)  # leftovers of killed writers
+            self._begin()
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None and self.changed:
+                self.commit()
+            else:
+                self._abort()
+        finally:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _begin(self) -> None:
+        """Open a new generation directory holding a copy of the live one (or an empty index)."""
+        live = current_generation(self.root)
+        number = max(generation_numbers(self.root), default=0) + 1
+        self.gen = self.root / generation_name(number)
+        self.base = read_manifest(live) if live else {}
+        if live:
+            verify_checksums(live, self.base)  # never build on top of a corrupted generation
+            if self.embedder is not None:
+                check_model(self.base, self.embedder, self.root)
+        self.gen.mkdir()
+        if live:
+            shutil.copyfile(live / STORE, self.gen / STORE)
+            self.vecs = vectors.load(live / VECTORS)
+        else:
+            if self.embedder is None:
+                shutil.rmtree(self.gen, ignore_errors=True)
+                raise IndexNotFound(f"no index at {self.root}: run `medcite ingest` first")
+            self.vecs = vectors.new_index(self.embedder.dim, vectors.vector_index_kind(self.kind_arg))
+        self.kind = self.base.get("vector_index", {}).get("kind") or vectors.vector_index_kind(self.kind_arg)
+        if self.kind_arg and vectors.vector_index_kind(self.kind_arg) != self.kind:
+            self.kind = vectors.vector_index_kind(self.kind_arg)
+            self._rebuild_vectors = True
+        else:
+            self._rebuild_vectors = False
+        self.conn = sqlite3.connect(self.gen / STORE)
+        # The file is private to this generation until commit; a crash discards it whole, so no journal.
+        self.conn.execute("PRAGMA journal_mode=OFF")
+        self.conn.execute("PRAGMA synchronous=OFF")
+        self.conn.executescript(SCHEMA)
+        self._removed: set[int] = set()
+        self.changed = self._rebuild_vectors
+
+    def _abort(self) -> None:
+        """Drop the uncommitted generation."""
+        self.conn.close()
+        shutil.rmtree(self.gen, ignore_errors=True)
+
+    def commit(self) -> dict:
+        """Flush, fsync, write the manifest last and switch CURRENT to the new generation."""
+        self.flush()
+        self.conn.commit()
+        counts = self._counts()
+        self.conn.close()
+        if self._rebuild_vectors or (self.kind == "hnsw" and self._removed):
+            self._rebuild()
+        if self.vecs.ntotal != counts["chunks"]:
+            raise RuntimeError(f"internal error: {self.vecs.ntotal} vectors for {counts['chunks']} chunks")
+        vectors.save(self.vecs, self.gen / VECTORS)
+        fsync_path(self.gen / STORE)
+        manifest = write_manifest(self.gen, self._manifest(counts))
+        fsync_path(self.gen)
+        switch_current(self.root, self.gen)
+        collect_garbage(self.root)
+        self.changed = False
+        return manifest
+
+    def checkpoint(self) -> None:
+        """Commit what is done so far and continue in a fresh generation (long ingests keep progress)."""
+        if self.changed or self._pending:
+            self.commit()
+            self._begin()
+
+    def _manifest(self, counts: dict) -> dict:
+        """Everything needed to query this generation correctly."""
+        dim = self.embedder.dim if self.embedder is not None else self.base["dim"]
+        model = self.embedder.name if self.embedder is not None else self.base["model"]
+        fusion = self.fusion or FusionSettings(**self.base.get("fusion", {}))
+        params = {"M": vectors.HNSW_M, "efConstruction": vectors.HNSW_EF_CONSTRUCTION,
+                  "efSearch": vectors.HNSW_EF_SEARCH} if self.kind == "hnsw" else {}
+        return {"model": model, "dim": int(dim), "generation": self.gen.name, "created_at": time.time(),
+                "embedder": type(self.embedder).__name__ if self.embedder is not None else self.base.get("embedder"),
+                "chunking": dict(CHUNKING), "counts": counts, "fusion": fusion.to_dict(),
+                "vector_index": {"kind": self.kind, "metric": "inner_product", **params},
+                "bm25": {"engine": "sqlite-fts5", "column_weights": list(COLUMN_WEIGHTS),
+                         "columns": ["title", "heading", "text"], "tokenizer": "porter unicode61"},
+                "search_text": "title\\nheading\\ntext"}
+
+    def _counts(self) -> dict:
+        """Documents, chunks and files in the store."""
+        one = lambda sql: int(self.conn.execute(sql).fetchone()[0])  # noqa: E731
+        return {"documents": one("SELECT COUNT(*) FROM documents"), "chunks": one("SELECT COUNT(*) FROM chunks"),
+                "files": one("SELECT COUNT(*) FROM files"), "vectors": int(self.vecs.ntotal - len(self._removed))}
+
+    def _rebuild(self) -> None:
+        """Rebuild the vector index from its own stored vectors minus deletions (HNSW cannot remove)."""
+        ntotal = self.vecs.ntotal
+        ids = faiss_ids(self.vecs)
+        vecs = self.vecs.index.reconstruct_n(0, ntotal) if ntotal else np.zeros((0, self.vecs.d), np.float32)
+        keep = np.array([i not in self._removed for i in ids], dtype=bool)
+        self.vecs = vectors.build_index(self.vecs.d, self.kind, ids[keep], vecs[keep])
+        self._removed.clear()
+
+    # --- changes ------------------------------------------------------------------------------------
+
+    def known_files(self) -> dict[str, tuple[str, list[str]]]:
+        """path -> (content hash, doc ids) of every file ingested so far."""
+        return {p: (h, json.loads(d)) for p, h, d in self.conn.execute("SELECT path, content_hash, doc_ids FROM files")}
+
+    def delete_document(self, doc_id: str) -> bool:
+        """Remove a document, its chunks, their BM25 rows and vectors; False when it was absent."""
+        before = len(self._pending)
+        self._pending = [(d, c) for d, c in self._pending if d.doc_id != doc_id]
+        self._pending_chunks = sum(len(c) for _, c in self._pending)
+        ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        found = self.conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount > 0
+        if ids:
+            marks = ", ".join("?" * len(ids))
+            self.conn.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})", ids)
+            self.conn.execute(f"DELETE FROM chunks WHERE id IN ({marks})", ids)
+            if self.kind == "hnsw":
+                self._removed.update(ids)
+            else:
+                vectors.remove(self.vecs, ids)
+        changed = found or bool(ids) or len(self._pending) != before
+        self.changed |= changed
+        return changed
+
+    def add_documents(self, docs: Iterable[Document]) -> int:
+        """Replace-or-add documents (chunked here); returns the number of chunks queued."""
+        n = 0
+        for doc in docs:
+            self.delete_document(doc.doc_id)
+            chunks = chunk_document(doc, **CHUNKING)
+            self._pending.append((doc, chunks))
+            self._pending_chunks += len(chunks)
+            n += len(chunks)
+            if self._pending_chunks >= EMBED_BATCH:
+                self.flush()
+        self.changed = True
+        return n
+
+    def set_file(self, path: str, file_hash: str, doc_ids: list[str]) -> None:
+        """Remember which documents a file produced, for the next incremental ingest."""
+        self.conn.execute("INSERT OR REPLACE INTO files(path, content_hash, doc_ids) VALUES (?, ?, ?)",
+                          (path, file_hash, json.dumps(doc_ids)))
+        self.changed = True
+
+    def forget_file(self, path: str) -> list[str]:
+        """Delete a file's record and its documents; returns their ids."""
+        row = self.conn.execute("SELECT doc_ids FROM files WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return []
+        doc_ids = json.loads(row[0])
+        for doc_id in doc_ids:
+            self.delete_document(doc_id)
+        self.conn.execute("DELETE FROM files WHERE path = ?", (path,))
+        self.changed = True
+        return doc_ids
+
+    def flush(self) -> None:
+        """Embed the queued chunks and write documents, chunks, BM25 rows and vectors."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        self._pending_chunks = 0
+        texts = [chunk_search_text(d.meta.title, c.heading, c.text) for d, cs in pending for c in cs]
+        vecs = self.embedder.embed(texts) if texts else np.zeros((0, self.vecs.d), np.float32)
+        if vecs.shape != (len(texts), self.vecs.d):
+            raise ValueError(f"embedder returned {vecs.shape}, expected ({len(texts)}, {self.vecs.d})")
+        ids: list[int] = []
+        for doc, chunks in pending:
+            ids.extend(self._insert(doc, chunks))
+        vectors.add(self.vecs, ids, vecs)
+        if self.on_flush is not None:
+            self.on_flush(len(ids))
+
+    def _insert(self, doc: Document, chunks: list[Chunk]) -> list[int]:
+        """Write one document and its chunks; returns the chunks' new rowids (their vector ids)."""
+        questions = list(dict.fromkeys(s.heading.strip() for s in doc.sections if s.heading.strip().endswith("?")))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO documents(doc_id, source, meta, content_hash, text, doc_type, year, questions, "
+            "chunk_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc.doc_id, doc.source, meta_to_json(doc.meta), doc.content_hash, doc.text, doc.meta.type or "",
+             doc.meta.year, json.dumps(questions), len(chunks)))
+        ids = []
+        for c in chunks:
+            cur = self.conn.execute(
+                "INSERT INTO chunks(chunk_id, doc_id, text, start_char, end_char, heading, page, content_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.chunk_id, c.doc_id, c.text, c.start, c.end, c.heading, c.page, c.content_hash))
+            ids.append(cur.lastrowid)
+            self.conn.execute("INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?, ?, ?, ?)",
+                              (cur.lastrowid, doc.meta.title, c.heading, c.text))
+        return ids
+
+
+def faiss_ids(index) -> np.ndarray:
+    """The int64 ids of an IndexIDMap2, in storage order."""
+    import faiss
+
+    return faiss.vector_to_array(index.id_map).astype(np.int64)
+
+
+def _file_key(path: Path) -> str:
+    """The files-table key of a path: absolute, so the same file is the same row from any cwd."""
+    return str(path.resolve())
+
+
+def _fail(report: IngestReport, path: str, reason: str) -> None:
+    """Record and print one failed file, so no skipped input is silent."""
+    report.failed.append((path, reason))
+    print(f"FAILED {path}: {reason}", file=sys.stderr, flush=True)
+
+
+def ingest_paths(paths: Iterable[str | Path], index_dir: str | Path | None = None, embedder=None,
+                 prune: bool = False, progress: bool = True, checkpoint_s: float | None = None,
+                 kind: str | None = None) -> IngestReport:
+    """Ingest files and folders incrementally (by file content hash) into a new generation.
+
+    Changed files replace their documents; `prune` removes documents of files that are gone or no
+    longer under the given paths. Progress is committed every `checkpoint_s` seconds
+    (MEDCITE_CHECKPOINT_S, default 120) so a killed run keeps most of its work.
+    """
+    from ingest.readers import discover
+
+    started = time.monotonic()
+    report = IngestReport()
+    paths = [Path(p) for p in paths]
+    files = discover(paths)
+    if checkpoint_s is None:
+        checkpoint_s = float(os.environ.get("MEDCITE_CHECKPOINT_S", "120"))
+    with IndexWriter(index_dir, embedder, kind=kind) as writer:
+        known = writer.known_files()
+        todo: list[tuple[Path, str]] = []
+        for path in files:
+            try:
+                digest = content_hash(path.read_bytes())
+            except OSError as exc:
+                _fail(report, str(path), f"cannot read file: {exc.strerror or exc}")
+                continue
+            if known.get(_file_key(path), ("",))[0] == digest:
+                report.unchanged += 1
+            else:
+                todo.append((path, digest))
+        _ingest_files(writer, todo, known, report, progress, checkpoint_s)
+        if prune:
+            report.removed = _prune(writer, known, paths, {_file_key(p) for p in files})
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _ingest_files(writer: IndexWriter, todo: list[tuple[Path, str]], known: dict, report: IngestReport,
+                  progress: bool, checkpoint_s: float) -> None:
+    """Read, chunk and add each changed file, checkpointing now and then."""
+    from tqdm import tqdm
+
+    from ingest.readers import read_many
+
+    digests = dict(todo)
+    last_checkpoint = time.monotonic()
+    bar = tqdm(total=len(todo), unit="file", desc="files", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True, position=0)
+    chunk_bar = tqdm(unit="chunk", desc="embedded", disable=not progress, file=sys.stderr, dynamic_ncols=True,
+                     position=1)
+    writer.on_flush = chunk_bar.update
+    for path, result in read_many([p for p, _ in todo]):
+        bar.update(1)
+        if isinstance(result, Exception):
+            _fail(report, str(path), getattr(result, "reason", str(result)))
+            continue
+        for location, reason in getattr(result, "errors", []):
+            _fail(report, f"{path}:{location}", reason)
+        key = _file_key(path)
+        existed = key in known
+        writer.forget_file(key)
+        report.chunks += writer.add_documents(result)
+        writer.set_file(key, digests[path], [d.doc_id for d in result])
+        report.updated += existed
+        report.added += not existed
+        if time.monotonic() - last_checkpoint >= checkpoint_s:
+            writer.checkpoint()
+            last_checkpoint = time.monotonic()
+    writer.flush()
+    writer.on_flush = None
+    chunk_bar.close()
+    bar.close()
+
+
+def _prune(writer: IndexWriter, known: dict, roots: list[Path], seen: set[str]) -> int:
+    """Forget files that vanished, or that sit under an ingested root but were not found this time."""
+    resolved = [str(r.resolve()) for r in roots]
+    removed = 0
+    for key in known:
+        under = any(key == r or key.startswith(r.rstrip("/") + "/") for r in resolved)
+        if key not in seen and (under or not Path(key).exists()):
+            writer.forget_file(key)
+            removed += 1
+    return removed
+
+
+def add_documents(index_dir: str | Path | None, embedder, docs: list[Document], source_hash: str = "") -> int:
+    """Add or replace documents (an upload) in a new generation; returns the number of chunks."""
+    with IndexWriter(index_dir, embedder) as writer:
+        n = writer.add_documents(docs)
+        if source_hash and docs:
+            writer.set_file(docs[0].source, source_hash, [d.doc_id for d in docs])
+    return n
+
+
+def delete_document(index_dir: str | Path | None, doc_id: str) -> bool:
+    """Delete one document in a new generation; False (and no new generation) when it is absent."""
+    try:
+        writer_cm = IndexWriter(index_dir)
+        writer = writer_cm.__enter__()
+    except IndexNotFound:
+        return False
+    with _exiting(writer_cm):
+        found = writer.delete_document(doc_id)
+        if found:
+            for path, (_, ids) in writer.known_files().items():
+                if doc_id in ids:
+                    rest = [i for i in ids if i != doc_id]
+                    if rest:
+                        writer.conn.execute("UPDATE files SET doc_ids = ? WHERE path = ?", (json.dumps(rest), path))
+                    else:
+                        writer.conn.execute("DELETE FROM files WHERE path = ?", (path,))
+    return found
+
+
+class _exiting:
+    """Run an already-entered writer's __exit__ (so a missing index can be caught before the with)."""
+
+    def __init__(self, writer: IndexWriter):
+        self.writer = writer
+
+    def __enter__(self) -> IndexWriter:
+        return self.writer
+
+    def __exit__(self, *exc) -> None:
+        self.writer.__exit__(*exc)

@@ -1,0 +1,147 @@
+"""One index directory = generations + a CURRENT pointer; each generation has a JSON manifest.
+
+Layout: INDEX_DIR/CURRENT names the live generation (gen-NNNNNN); INDEX_DIR/gen-NNNNNN/ holds
+store.sqlite, vectors.faiss and manifest.json (written last, with sha256 checksums of the others).
+Every switch is write tmp + fsync + rename + fsync(dir), so a reader sees the old state or the new one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+STORE = "store.sqlite"
+VECTORS = "vectors.faiss"
+CURRENT = "CURRENT"
+LOCK = ".lock"
+_GEN = re.compile(r"^gen-(\d{6})$")
+
+
+def default_index_dir() -> Path:
+    """MEDCITE_INDEX, else the git-ignored .medcite/index of the working directory."""
+    return Path(os.environ.get("MEDCITE_INDEX") or ".medcite/index")
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory, so a following rename cannot outlive its contents."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace path with text: write a tmp file, fsync it, rename over, fsync the directory."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_path(path.parent)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def generation_name(number: int) -> str:
+    """gen-000001 for 1."""
+    return f"gen-{number:06d}"
+
+
+def generation_numbers(index_dir: Path) -> list[int]:
+    """Numbers of every gen-* directory present, committed or not, ascending."""
+    if not index_dir.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in index_dir.iterdir() if (m := _GEN.match(p.name)) and p.is_dir())
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The live generation directory named by CURRENT, or None when no ingest has committed."""
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    if not _GEN.match(name):
+        raise IndexCorrupt(f"{pointer} names {name!r}, not a generation: delete {index_dir} and re-run `medcite ingest`")
+    return index_dir / name
+
+
+def switch_current(index_dir: Path, gen_dir: Path) -> None:
+    """Atomically make gen_dir the live generation."""
+    atomic_write_text(index_dir / CURRENT, gen_dir.name + "\n")
+
+
+def write_manifest(gen_dir: Path, manifest: dict) -> dict:
+    """Fill in checksums of the data files and write manifest.json atomically (last file of a generation)."""
+    manifest = dict(manifest, format_version=FORMAT_VERSION,
+                    checksums={name: sha256_file(gen_dir / name) for name in (STORE, VECTORS)})
+    atomic_write_text(gen_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+    return manifest
+
+
+def read_manifest(gen_dir: Path) -> dict:
+    """The manifest of a committed generation, after checking its format version."""
+    path = gen_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexCorrupt(f"{path} is missing: re-run `medcite ingest`") from exc
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{path} is unreadable ({exc}): re-run `medcite ingest`") from exc
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexMismatch(f"index format version {version} at {gen_dir.parent} is not the supported "
+                            f"version {FORMAT_VERSION}: delete {gen_dir.parent} and re-run `medcite ingest`")
+    return manifest
+
+
+def verify_checksums(gen_dir: Path, manifest: dict) -> None:
+    """Raise IndexCorrupt naming the first data file whose sha256 differs from the manifest's."""
+    for name, expected in sorted(manifest.get("checksums", {}).items()):
+        path = gen_dir / name
+        if not path.is_file():
+            raise IndexCorrupt(f"{path} is missing: re-run `medcite ingest`")
+        if sha256_file(path) != expected:
+            raise IndexCorrupt(f"{path} fails its checksum (corrupted): delete {gen_dir.parent} and re-run `medcite ingest`")
+
+
+def live_generation(index_dir: Path) -> Path:
+    """The live generation, or IndexNotFound with the command that creates one."""
+    gen = current_generation(index_dir)
+    if gen is None:
+        raise IndexNotFound(f"no index at {index_dir}: run `medcite ingest` first")
+    if not gen.is_dir():
+        raise IndexCorrupt(f"{index_dir / CURRENT} names missing {gen.name}: re-run `medcite ingest`")
+    return gen
+
+
+def collect_garbage(index_dir: Path, keep_previous: int = 1) -> None:
+    """Delete generations other than the live one and the `keep_previous` committed ones before it.
+
+    Only a writer holding the lock calls this, so an uncommitted directory is a dead ingest's leftover.
+    """
+    live = current_generation(index_dir)
+    live_n = int(live.name[4:]) if live else None
+    older = [n for n in generation_numbers(index_dir) if live_n is not None and n < live_n
+             and (index_dir / generation_name(n) / MANIFEST).is_file()]
+    keep = {live_n, *older[-keep_previous:]} if keep_previous else {live_n}
+    for n in generation_numbers(index_dir):
+        if n not in keep:
+            shutil.rmtree(index_dir / generation_name(n), ignore_errors=True)
+    for tmp in index_dir.glob(f".{CURRENT}.tmp-*"):
+        tmp.unlink(missing_ok=True)

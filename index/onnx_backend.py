@@ -1,0 +1,142 @@
+"""A faster embedder: the sentence-transformers model exported locally to ONNX, int8 dynamically quantized.
+
+The export is built from the bundled weights on first use (nothing downloaded) and cached under
+`.medcite/models/` (or MEDCITE_CACHE); later loads only need onnxruntime and the tokenizer.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+EXPORT_VERSION = 2  # bump when the export recipe changes, so stale caches are rebuilt
+
+
+def cache_root() -> Path:
+    """Where exported models live: MEDCITE_CACHE, else the project's git-ignored .medcite/models."""
+    return Path(os.environ.get("MEDCITE_CACHE") or ".medcite/models")
+
+
+def _fingerprint(model_path: str) -> str:
+    """Hash of the model files' names, sizes and mtimes plus the recipe version."""
+    h = hashlib.sha256(f"v{EXPORT_VERSION}:{Path(model_path).resolve()}".encode())
+    root = Path(model_path)
+    if root.is_dir():
+        for p in sorted(root.rglob("*")):
+            if p.is_file():
+                st = p.stat()
+                h.update(f"{p.relative_to(root)}:{st.st_size}:{int(st.st_mtime)}".encode())
+    return h.hexdigest()[:16]
+
+
+def _export(model_path: str, out_dir: Path) -> None:
+    """Export the transformer to ONNX with torch, quantize it to int8, and save the tokenizer."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(model_path, device="cpu")
+    transformer = st[0]
+    bert = transformer.auto_model.eval()
+    tok = transformer.tokenizer
+    enc = tok(["an example sentence for tracing", "short"], padding=True, return_tensors="pt")
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in enc]
+    axes = {n: {0: "batch", 1: "seq"} for n in names}
+    axes["last_hidden_state"] = {0: "batch", 1: "seq"}
+
+    class Wrapped(torch.nn.Module):
+        """Positional inputs -> last hidden state, which is all mean pooling needs."""
+
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, *args):
+            return self.m(**dict(zip(names, args))).last_hidden_state
+
+    fp32 = out_dir / "model_fp32.onnx"
+    with torch.no_grad():
+        torch.onnx.export(Wrapped(bert), tuple(enc[n] for n in names), str(fp32), input_names=names,
+                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17,
+                          dynamo=False)
+    # per-channel weights keep cosine to the fp32 model at ~0.995 (per-tensor: ~0.95) at the same speed
+    quantize_dynamic(str(fp32), str(out_dir / "model_int8.onnx"), weight_type=QuantType.QInt8, per_channel=True)
+    fp32.unlink()
+    tok.save_pretrained(str(out_dir / "tokenizer"))
+    pooling = [m for m in st if type(m).__name__ == "Pooling"]
+    mode = str(pooling[0].get_config_dict().get("pooling_mode", "mean")) if pooling else "mean"
+    normalize = any(type(m).__name__ == "Normalize" for m in st)
+    info = {"model_path": str(model_path), "inputs": names, "max_seq_length": int(st.max_seq_length),
+            "pooling": mode, "dim": int(st.get_embedding_dimension() if hasattr(st, "get_embedding_dimension")
+                                        else st.get_sentence_embedding_dimension()), "normalize": normalize}
+    (out_dir / "export.json").write_text(json.dumps(info, indent=2))
+
+
+def exported_model_dir(model_path: str) -> Path:
+    """The cached int8 export of this model, building it first if absent (atomic: tmp dir + rename)."""
+    target = cache_root() / f"onnx-int8-{_fingerprint(model_path)}"
+    if (target / "export.json").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
+    try:
+        _export(model_path, tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process won the race; its export is as good as ours
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+class OnnxEmbedder:
+    """Mean-pooled, L2-normalised embeddings from the int8 ONNX export, batched and sorted by length."""
+
+    def __init__(self, model: str | None = None, batch_size: int = 16, threads: int | None = None):
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        from index.embedder import DEFAULT_MODEL, resolve_model
+
+        self.name = model or os.environ.get("MEDCITE_MODEL") or DEFAULT_MODEL
+        folder = exported_model_dir(resolve_model(model))
+        self.info = json.loads((folder / "export.json").read_text())
+        self.dim = int(self.info["dim"])
+        self.batch_size = batch_size
+        self.tokenizer = AutoTokenizer.from_pretrained(str(folder / "tokenizer"))
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(folder / "model_int8.onnx"), opts,
+                                            providers=["CPUExecutionProvider"])
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        """Embed one batch of texts."""
+        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.info["max_seq_length"],
+                             return_tensors="np")
+        feeds = {n: enc[n].astype(np.int64) for n in self.info["inputs"]}
+        hidden = self.session.run(["last_hidden_state"], feeds)[0]
+        mask = enc["attention_mask"].astype(np.float32)[:, :, None]
+        if self.info["pooling"] == "cls":
+            vecs = hidden[:, 0]
+        else:
+            vecs = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return (vecs / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed texts in length-sorted batches (less padding), returned in the input order."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i in range(0, len(texts), self.batch_size):
+            idx = order[i:i + self.batch_size]
+            out[idx] = self._batch([texts[j] for j in idx])
+        return out

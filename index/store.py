@@ -1,0 +1,272 @@
+"""The read side of an index: one committed generation opened read-only, searched by BM25, dense or both.
+
+An `Index` is an immutable snapshot; writers (index/build.py) produce a new generation and callers
+re-open. Nothing here is pickled: SQLite for text and metadata, FAISS's format for vectors, JSON manifest.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from index import bm25, vectors
+from index.errors import IndexCorrupt, IndexMismatch
+from index.fusion import FusionSettings, fuse
+from index.manifest import STORE, VECTORS, default_index_dir, live_generation, read_manifest, verify_checksums
+from index.types import DocumentRecord, Filters, Hit
+from ingest.documents import Chunk, DocMeta
+
+__all__ = ["Index", "chunk_search_text", "default_index_dir", "SCHEMA", "meta_to_json", "meta_from_json"]
+
+MODES = ("hybrid", "bm25", "dense")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, meta TEXT NOT NULL, content_hash TEXT NOT NULL,
+    text TEXT NOT NULL, doc_type TEXT NOT NULL DEFAULT '', year INTEGER, questions TEXT NOT NULL DEFAULT '[]',
+    chunk_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS documents_type_year ON documents(doc_type, year);
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, content_hash TEXT NOT NULL, doc_ids TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the FAISS id; AUTOINCREMENT so a deleted id is never reused
+    chunk_id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL, text TEXT NOT NULL,
+    start_char INTEGER NOT NULL, end_char INTEGER NOT NULL, heading TEXT NOT NULL DEFAULT '',
+    page INTEGER, content_hash TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+""" + bm25.FTS_SCHEMA
+
+_CHUNK_COLS = "id, chunk_id, doc_id, text, start_char, end_char, heading, page, content_hash"
+_DOC_COLS = "doc_id, source, meta, content_hash, questions, chunk_count"
+
+
+def chunk_search_text(title: str, heading: str, text: str) -> str:
+    """What is embedded for a chunk: title and heading first, so a chunk that never names its topic is found."""
+    return "\n".join(part for part in (title.strip(), heading.strip(), text) if part)
+
+
+def meta_to_json(meta: DocMeta) -> str:
+    """DocMeta as a JSON object."""
+    return json.dumps(dataclasses.asdict(meta), ensure_ascii=False)
+
+
+def meta_from_json(text: str) -> DocMeta:
+    """DocMeta from meta_to_json output; unknown keys (from a newer writer) are ignored."""
+    raw = json.loads(text)
+    known = {f.name for f in dataclasses.fields(DocMeta)}
+    values = {k: v for k, v in raw.items() if k in known}
+    values["authors"] = tuple(values.get("authors") or ())
+    return DocMeta(**values)
+
+
+def _normal_model_name(name: str) -> str:
+    """Model names compare without the hub organisation prefix."""
+    return name.removeprefix("sentence-transformers/")
+
+
+def filter_sql(filters: Filters | None) -> tuple[str | None, tuple]:
+    """A SELECT of chunk rowids that pass the filters, with its parameters; (None, ()) for no filter."""
+    if filters is None or not (filters.types or filters.year_min is not None or filters.year_max is not None):
+        return None, ()
+    clauses, params = [], []
+    if filters.types:
+        clauses.append(f"d.doc_type IN ({', '.join('?' * len(filters.types))})")
+        params.extend(filters.types)
+    if filters.year_min is not None:
+        clauses.append("d.year >= ?")
+        params.append(int(filters.year_min))
+    if filters.year_max is not None:
+        clauses.append("d.year <= ?")
+        params.append(int(filters.year_max))
+    sql = "SELECT c.id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE " + " AND ".join(clauses)
+    return sql, tuple(params)
+
+
+class Index:
+    """A read-only snapshot of one committed generation: chunk store, BM25 and vectors."""
+
+    def __init__(self, root: Path, gen_dir: Path, manifest: dict, conn: sqlite3.Connection, vecs, embedder=None):
+        self.root = root
+        self.gen_dir = gen_dir
+        self.manifest = manifest
+        self.embedder = embedder
+        self.fusion = FusionSettings(**manifest.get("fusion", {}))
+        self._conn = conn
+        self._vectors = vecs
+        self._lock = threading.Lock()  # one sqlite connection shared by server threads
+        self._doc_cache: dict[str, DocumentRecord] = {}
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, embedder=None, verify: bool = True) -> "Index":
+        """Open the live generation; IndexNotFound / IndexMismatch / IndexCorrupt say what to do."""
+        root = Path(path) if path is not None else default_index_dir()
+        gen = live_generation(root)
+        manifest = read_manifest(gen)
+        if embedder is not None:
+            check_model(manifest, embedder, root)
+        if verify:
+            verify_checksums(gen, manifest)
+        try:
+            conn = sqlite3.connect(f"file:{gen / STORE}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            chunk_count = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            vecs = vectors.load(gen / VECTORS)
+        except (sqlite3.DatabaseError, RuntimeError) as exc:
+            raise IndexCorrupt(f"{gen} cannot be read ({exc}): re-run `medcite ingest`") from exc
+        if vecs.ntotal != chunk_count or chunk_count != manifest.get("counts", {}).get("chunks"):
+            raise IndexCorrupt(f"{gen} has {vecs.ntotal} vectors for {chunk_count} chunks "
+                               f"(manifest: {manifest.get('counts')}): re-run `medcite ingest`")
+        if vecs.d != manifest.get("dim"):
+            raise IndexCorrupt(f"{gen} vectors have dimension {vecs.d}, manifest says {manifest.get('dim')}")
+        return cls(root, gen, manifest, conn, vecs, embedder)
+
+    def close(self) -> None:
+        """Release the sqlite connection."""
+        self._conn.close()
+
+    def __len__(self) -> int:
+        return int(self.manifest["counts"]["chunks"])
+
+    @property
+    def vector_count(self) -> int:
+        """Vectors in the FAISS index (equal to len(self) in any index that opened)."""
+        return int(self._vectors.ntotal)
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Run a read query under the connection lock."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # --- search -------------------------------------------------------------------------------------
+
+    def rank(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None,
+             query_vector: np.ndarray | None = None) -> list[tuple[int, float, float | None, float | None]]:
+        """(rowid, score, dense score, bm25 score) of the best k chunks, best first."""
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        allowed_sql, params = filter_sql(filters)
+        n = max(k, self.fusion.candidates) if mode == "hybrid" else k
+        dense = self._dense(query, n, allowed_sql, params, query_vector) if mode != "bm25" else []
+        lexical = self._bm25(query, n, allowed_sql, params) if mode != "dense" else []
+        d, b = dict(dense), dict(lexical)
+        ranking = dense if mode == "dense" else lexical if mode == "bm25" else fuse(dense, lexical, self.fusion)
+        return [(cid, s, d.get(cid), b.get(cid)) for cid, s in ranking[:k]]
+
+    def _dense(self, query, n, allowed_sql, params, query_vector) -> list[tuple[int, float]]:
+        """Nearest chunks by cosine, within the filter."""
+        if query_vector is None:
+            if self.embedder is None:
+                raise ValueError("dense search needs an embedder: Index.open(path, embedder=...)")
+            query_vector = self.embedder.embed([query])[0]
+        allowed = None
+        if allowed_sql is not None:
+            allowed = np.array([r[0] for r in self._rows(allowed_sql, params)], dtype=np.int64)
+        return vectors.search(self._vectors, query_vector, n, allowed)
+
+    def _bm25(self, query, n, allowed_sql, params) -> list[tuple[int, float]]:
+        """Best chunks by BM25, within the filter."""
+        with self._lock:
+            return bm25.bm25_search(self._conn, query, n, allowed_sql, params)
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None) -> list[Hit]:
+        """The k best chunks for a query."""
+        return self._hits(self.rank(query, k, mode, filters))
+
+    def search_documents(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None,
+                         query_vector: np.ndarray | None = None) -> list[Hit]:
+        """The k best documents, each represented by its best chunk (document score = best chunk's)."""
+        n = max(k * 5, self.fusion.candidates)
+        while True:
+            ranked = self.rank(query, n, mode, filters, query_vector)
+            best = self._collapse(ranked, k)
+            if len(best) >= k or len(ranked) < n or n >= len(self):
+                return self._hits(best)
+            n *= 4
+
+    def _collapse(self, ranked: list[tuple], k: int) -> list[tuple]:
+        """First (best) ranked chunk of each document, up to k documents."""
+        if not ranked:
+            return []
+        docs = dict(self._rows(f"SELECT id, doc_id FROM chunks WHERE id IN ({', '.join('?' * len(ranked))})",
+                               tuple(r[0] for r in ranked)))
+        seen: set[str] = set()
+        out = []
+        for row in ranked:
+            doc = docs.get(row[0])
+            if doc is not None and doc not in seen:
+                seen.add(doc)
+                out.append(row)
+                if len(out) == k:
+                    break
+        return out
+
+    def _hits(self, ranked: list[tuple]) -> list[Hit]:
+        """Hits for ranked (rowid, score, dense, bm25) rows, in the same order."""
+        if not ranked:
+            return []
+        rows = self._rows(f"SELECT {_CHUNK_COLS} FROM chunks WHERE id IN ({', '.join('?' * len(ranked))})",
+                          tuple(r[0] for r in ranked))
+        chunks = {r[0]: _chunk(r) for r in rows}
+        hits = []
+        for cid, score, dense, lexical in ranked:
+            chunk = chunks.get(cid)
+            if chunk is None:
+                raise IndexCorrupt(f"vector id {cid} has no chunk in {self.gen_dir}: re-run `medcite ingest`")
+            hits.append(Hit(chunk, self.document(chunk.doc_id), float(score), dense, lexical))
+        return hits
+
+    # --- lookups ------------------------------------------------------------------------------------
+
+    def documents(self) -> list[DocumentRecord]:
+        """Every document, ordered by doc_id."""
+        return [self._record(r) for r in self._rows(f"SELECT {_DOC_COLS} FROM documents ORDER BY doc_id")]
+
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        """One document's record, or None."""
+        if doc_id not in self._doc_cache:
+            rows = self._rows(f"SELECT {_DOC_COLS} FROM documents WHERE doc_id = ?", (doc_id,))
+            if not rows:
+                return None
+            self._doc_cache[doc_id] = self._record(rows[0])
+        return self._doc_cache[doc_id]
+
+    def document_text(self, doc_id: str) -> str | None:
+        """The full extracted text of a document, or None."""
+        rows = self._rows("SELECT text FROM documents WHERE doc_id = ?", (doc_id,))
+        return rows[0][0] if rows else None
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        """A document's chunks in text order."""
+        return [_chunk(r) for r in self._rows(
+            f"SELECT {_CHUNK_COLS} FROM chunks WHERE doc_id = ? ORDER BY start_char, id", (doc_id,))]
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        """One chunk by its chunk id, or None."""
+        rows = self._rows(f"SELECT {_CHUNK_COLS} FROM chunks WHERE chunk_id = ?", (chunk_id,))
+        return _chunk(rows[0]) if rows else None
+
+    @staticmethod
+    def _record(row: tuple) -> DocumentRecord:
+        """DocumentRecord from a documents row."""
+        doc_id, source, meta, chash, questions, count = row
+        return DocumentRecord(doc_id, source, meta_from_json(meta), chash, int(count), tuple(json.loads(questions)))
+
+
+def _chunk(row: tuple) -> Chunk:
+    """Chunk from a chunks row (rowid first)."""
+    _, chunk_id, doc_id, text, start, end, heading, page, chash = row
+    return Chunk(chunk_id, doc_id, text, start, end, heading, page, chash)
+
+
+def check_model(manifest: dict, embedder, root: Path) -> None:
+    """IndexMismatch naming both fixes when the index was built with another model or dimension."""
+    built, dim = manifest.get("model", "?"), manifest.get("dim")
+    if _normal_model_name(built) != _normal_model_name(embedder.name) or dim != embedder.dim:
+        raise IndexMismatch(
+            f"index at {root} was built with model {built} (dim {dim}) but MEDCITE_MODEL is {embedder.name} "
+            f"(dim {embedder.dim}): set MEDCITE_MODEL={built}, or delete {root} and rebuild it with "
+            f"`medcite ingest --index {root}`")
