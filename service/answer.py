@@ -20,6 +20,7 @@ from service.evidence import (
     coverage,
     defined_terms,
     mmr,
+    pick_summary,
     query_terms,
     similarity,
 )
@@ -186,8 +187,8 @@ class _Unit:
 
 def compose(question, hits, pool, index, disclaimer, max_points, min_points, evidence, cov) -> Answer:
     """Summary, points, numbered references and related questions from the candidate pool."""
-    picks = mmr(pool, k=1 + max_points)
-    best = picks[0]
+    best = pick_summary(pool, query_terms(question))
+    picks = mmr(pool, k=1 + max_points, chosen=[best])
     rest = [c for i, c in enumerate(picks[1:]) if i < min_points or c.score >= 0.6 * best.score]
     summary = _Unit(best.text, agreeing(best, pool), best.score)
     points = [_Unit(text, agreeing(group[0], pool, group), max(c.score for c in group))

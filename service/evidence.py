@@ -190,10 +190,16 @@ class Candidate:
 _DEFINE = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$", re.I)
 
 
+# "What is the difference between X and Y?" asks for a contrast: "X is ..." does not answer it
+_COMPARISON = re.compile(r"^(?:main\s+|key\s+)?(?:difference|differences|distinction|relationship|link|connection)\b", re.I)
+
+
 def defined_terms(question: str) -> frozenset[str]:
     """For "What is X?" the terms of X, whose definition ("X is ...") makes the best summary."""
     m = _DEFINE.match(question)
-    return frozenset(content_terms(m.group(1))) if m else frozenset()
+    if not m or _COMPARISON.match(m.group(1)):
+        return frozenset()
+    return frozenset(content_terms(m.group(1)))
 
 
 def candidates_of(hits, qterms: QueryTerms, defined: frozenset[str] = frozenset()) -> list[Candidate]:
@@ -264,10 +270,28 @@ def coverage(qterms: QueryTerms, hits, depth: int = 3) -> float:
     return len(qterms.topic & seen) / len(qterms.topic)
 
 
-def mmr(cands: list[Candidate], k: int, lam: float = 0.7, dup: float = 0.6) -> list[Candidate]:
-    """Greedy maximal marginal relevance; near-duplicates of a chosen sentence are skipped."""
-    chosen: list[Candidate] = []
-    pool = sorted(cands, key=lambda c: -c.score)
+def pick_summary(cands: list[Candidate], qterms: QueryTerms, margin: float = 0.85) -> Candidate:
+    """The direct answer: among sentences scoring near the best, the one naming most of the topic.
+
+    A summary that names only half of the question ("low back pain is common" for a question about
+    buttock versus low back pain) reads as an answer to another question.
+    """
+    best = max(c.score for c in cands)
+    near = [c for c in cands if c.score >= margin * best]
+    topic = qterms.topic or qterms.all
+
+    def named(c: Candidate) -> float:
+        return len(topic & c.terms) / len(topic) if topic else 0.0
+
+    top_doc = min(cands, key=lambda c: c.hit_rank).doc_id  # the best-retrieved source answers first
+    return max(near, key=lambda c: c.score + 0.15 * named(c) + (0.03 if c.doc_id == top_doc else 0.0))
+
+
+def mmr(cands: list[Candidate], k: int, lam: float = 0.7, dup: float = 0.6,
+        chosen: list[Candidate] | None = None) -> list[Candidate]:
+    """Greedy maximal marginal relevance after `chosen`; near-duplicates of a chosen sentence are skipped."""
+    chosen = list(chosen or [])
+    pool = sorted((c for c in cands if c not in chosen), key=lambda c: -c.score)
     while pool and len(chosen) < k:
         best, best_val = None, float("-inf")
         for c in pool:
