@@ -28,7 +28,7 @@ browser-deps:
 	  else echo "browser test needs: apt-get install chromium chromium-driver (will be skipped)"; fi; }
 
 index: $(STAMP)
-	$(BIN)/medcite ingest corpus
+	$(BIN)/medcite ingest corpus --prune
 
 serve: index
 	$(BIN)/medcite serve --host $(HOST) --port $(PORT)

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -35,6 +36,23 @@ def _fingerprint(model_path: str) -> str:
 
 
 def _export(model_path: str, out_dir: Path) -> None:
+    """Export once, quietly: the tracer's and quantizer's warnings are about graphs we never feed."""
+    import logging
+    import warnings
+
+    print(f"medcite: building the int8 ONNX model in {out_dir.parent} (once, ~15 s)", file=sys.stderr)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _export_quantized(model_path, out_dir)
+    finally:
+        root.setLevel(level)
+
+
+def _export_quantized(model_path: str, out_dir: Path) -> None:
     """Export the transformer to ONNX with torch, quantize it to int8, and save the tokenizer."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
