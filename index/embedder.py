@@ -91,10 +91,11 @@ DEFAULT_BACKEND = "onnx"
 BACKENDS = ("onnx", "torch")
 
 
-def load_embedder(model: str | None = None, backend: str | None = None) -> Embedder:
+def load_embedder(model: str | None = None, backend: str | None = None, threads: int | None = None) -> Embedder:
     """The embedder named by the argument or MEDCITE_MODEL ("fake" gives the test embedder).
 
     `backend` (or MEDCITE_BACKEND): "onnx" = int8 ONNX Runtime export built locally, "torch" = fp32.
+    `threads`: ONNX Runtime threads per call; a server running calls in parallel wants 1.
     """
     name = model or os.environ.get("MEDCITE_MODEL") or DEFAULT_MODEL
     if name.startswith("fake"):
@@ -105,5 +106,5 @@ def load_embedder(model: str | None = None, backend: str | None = None) -> Embed
     if backend == "onnx":
         from index.onnx_backend import OnnxEmbedder
 
-        return OnnxEmbedder(name)
+        return OnnxEmbedder(name, threads=threads)
     return SentenceTransformerEmbedder(name)

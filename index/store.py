@@ -96,9 +96,11 @@ class Index:
         self.manifest = manifest
         self.embedder = embedder
         self.fusion = FusionSettings(**manifest.get("fusion", {}))
-        self._conn = conn
+        self._conns = [conn]  # one read-only connection per thread: SQLite reads then run in parallel
+        self._local = threading.local()
+        self._local.conn = conn
         self._vectors = vecs
-        self._lock = threading.Lock()  # one sqlite connection shared by server threads
+        self._lock = threading.Lock()  # guards self._conns
         self._doc_cache: dict[str, DocumentRecord] = {}
 
     @classmethod
@@ -112,7 +114,7 @@ class Index:
         if verify:
             verify_checksums(gen, manifest)
         try:
-            conn = sqlite3.connect(f"file:{gen / STORE}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            conn = open_store(gen)
             chunk_count = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             vecs = vectors.load(gen / VECTORS)
         except (sqlite3.DatabaseError, RuntimeError) as exc:
@@ -126,7 +128,10 @@ class Index:
 
     def close(self) -> None:
         """Release the sqlite connection."""
-        self._conn.close()
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
 
     def __len__(self) -> int:
         return int(self.manifest["counts"]["chunks"])
@@ -136,10 +141,19 @@ class Index:
         """Vectors in the FAISS index (equal to len(self) in any index that opened)."""
         return int(self._vectors.ntotal)
 
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's read-only connection to the generation's store (opened on first use)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = open_store(self.gen_dir)
+            with self._lock:
+                self._conns.append(conn)
+            self._local.conn = conn
+        return conn
+
     def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        """Run a read query under the connection lock."""
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        """Run a read query on this thread's connection."""
+        return self._connection().execute(sql, params).fetchall()
 
     # --- search -------------------------------------------------------------------------------------
 
@@ -169,8 +183,7 @@ class Index:
 
     def _bm25(self, query, n, allowed_sql, params) -> list[tuple[int, float]]:
         """Best chunks by BM25, within the filter."""
-        with self._lock:
-            return bm25.bm25_search(self._conn, query, n, allowed_sql, params)
+        return bm25.bm25_search(self._connection(), query, n, allowed_sql, params)
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None) -> list[Hit]:
         """The k best chunks for a query."""
@@ -254,6 +267,11 @@ class Index:
         """DocumentRecord from a documents row."""
         doc_id, source, meta, chash, questions, count = row
         return DocumentRecord(doc_id, source, meta_from_json(meta), chash, int(count), tuple(json.loads(questions)))
+
+
+def open_store(gen: Path) -> sqlite3.Connection:
+    """A read-only connection to a committed generation's store (immutable: it never changes)."""
+    return sqlite3.connect(f"file:{gen / STORE}?mode=ro&immutable=1", uri=True, check_same_thread=False)
 
 
 def _chunk(row: tuple) -> Chunk:

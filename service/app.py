@@ -46,7 +46,8 @@ def load_model(settings: Settings):
     """The embedder named by settings (MEDCITE_MODEL), warmed up with one call."""
     from index.embedder import load_embedder
 
-    embedder = load_embedder(settings.model)
+    # requests already run on `cpu_workers` threads; one inference thread each avoids oversubscribing the cores
+    embedder = load_embedder(settings.model, threads=1)
     embedder.embed(["warm up"])
     return embedder
 
