@@ -131,6 +131,8 @@ def is_boilerplate(sentence: str, heading: str = "") -> bool:
         return True
     if not re.search(r"[.!]['\")\]]*$", s) and len(words) < 12:
         return True  # a heading alone or a list fragment, not a sentence
+    if s.count(" - ") >= 2:
+        return True  # a flattened list ("Signs and Symptoms ... - Congenital glaucoma - Tetralogy ...")
     letters = sum(c.isalpha() for c in s)
     return letters < 0.6 * len(s.replace(" ", ""))  # tables of numbers, codes
 
@@ -187,6 +189,8 @@ class Candidate:
     on_topic: bool = True  # the sentence, or its chunk's title or heading, names a topic term
 
 
+# A sentence opening on a pronoun leans on the one before it; quoted alone it reads out of context.
+_DANGLING = re.compile(r"^(?:it|this|these|those|they|that|such|he|she)\b", re.I)
 _DEFINE = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$", re.I)
 
 
@@ -223,7 +227,8 @@ def candidates_of(hits, qterms: QueryTerms, defined: frozenset[str] = frozenset(
             lex = sum(w for t, w in weights.items() if t in terms) / total
             ctx = sum(w for t, w in weights.items() if t in context and t not in terms) / total
             score = (0.45 * rel[rank] + 0.30 * lex + 0.10 * ctx + 0.15 * heading_match
-                     + (0.04 if i == 0 else 0.0) + (0.08 if defined and defines(text, defined) else 0.0))
+                     + (0.04 if i == 0 else 0.0) + (0.08 if defined and defines(text, defined) else 0.0)
+                     - (0.05 if _DANGLING.match(text) else 0.0))
             on_topic = not qterms.topic or bool(qterms.topic & (terms | context))
             out.append(Candidate(rank, hit.document.doc_id, chunk, i, s, e, text, terms, score, on_topic))
     return out
@@ -278,10 +283,12 @@ def pick_summary(cands: list[Candidate], qterms: QueryTerms, margin: float = 0.8
     """
     best = max(c.score for c in cands)
     near = [c for c in cands if c.score >= margin * best]
-    topic = qterms.topic or qterms.all
+    # template words count half: for "Is X inherited?" the sentence about X *and* inheritance answers
+    weights = {t: 0.5 for t in qterms.generic} | {t: 1.0 for t in qterms.topic}
+    total = sum(weights.values())
 
     def named(c: Candidate) -> float:
-        return len(topic & c.terms) / len(topic) if topic else 0.0
+        return sum(w for t, w in weights.items() if t in c.terms) / total if total else 0.0
 
     top_doc = min(cands, key=lambda c: c.hit_rank).doc_id  # the best-retrieved source answers first
     return max(near, key=lambda c: c.score + 0.15 * named(c) + (0.03 if c.doc_id == top_doc else 0.0))
