@@ -131,8 +131,6 @@ def is_boilerplate(sentence: str, heading: str = "") -> bool:
         return True
     if not re.search(r"[.!]['\")\]]*$", s) and len(words) < 12:
         return True  # a heading alone or a list fragment, not a sentence
-    if s.count(" - ") >= 2:
-        return True  # a flattened list ("Signs and Symptoms ... - Congenital glaucoma - Tetralogy ...")
     letters = sum(c.isalpha() for c in s)
     return letters < 0.6 * len(s.replace(" ", ""))  # tables of numbers, codes
 
