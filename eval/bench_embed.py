@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = load_texts(args.dataset, args.n)
     torch_emb = SentenceTransformerEmbedder()
     onnx_emb = OnnxEmbedder()
-    tokens = count_tokens(onnx_emb, texts, onnx_emb.info["max_seq_length"])
+    tokens = count_tokens(onnx_emb, texts, onnx_emb.max_tokens)
     results = [bench("torch-fp32", torch_emb, texts), bench("onnx-int8", onnx_emb, texts)]
     cosine = float((results[0].pop("vectors") * results[1].pop("vectors")).sum(axis=1).mean())
     for r in results:

