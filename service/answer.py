@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from index.store import chunk_search_text
 from service.evidence import (
     Candidate,
     candidates_of,
@@ -153,7 +154,8 @@ def with_dense_scores(question: str, hits, embedder):
     if embedder is None or any(h.dense_score is not None for h in hits):
         return hits
     missing = list(range(min(3, len(hits))))
-    texts = [f"{hits[i].document.meta.title}\n{hits[i].chunk.heading}\n{hits[i].chunk.text}" for i in missing]
+    texts = [chunk_search_text(hits[i].document.meta.title, hits[i].chunk.heading, hits[i].chunk.text)
+             for i in missing]
     vecs = embedder.embed([question] + texts)
     sims = vecs[1:] @ vecs[0]
     hits = list(hits)

@@ -1,18 +1,12 @@
 """The service's one settings class: environment variables with the MEDCITE_ prefix."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_INDEX_DIR = Path(".medcite/index")
-
-
-def default_index_dir() -> Path:
-    """MEDCITE_INDEX, else the git-ignored `.medcite/index` of the working directory."""
-    return Path(os.environ.get("MEDCITE_INDEX") or DEFAULT_INDEX_DIR)
+from index.manifest import default_index_dir  # one definition of the default, shared with the CLI
 
 
 class Settings(BaseSettings):
