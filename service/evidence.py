@@ -296,18 +296,23 @@ def mmr(cands: list[Candidate], k: int, lam: float = 0.7, dup: float = 0.6,
         chosen: list[Candidate] | None = None) -> list[Candidate]:
     """Greedy maximal marginal relevance after `chosen`; near-duplicates of a chosen sentence are skipped."""
     chosen = list(chosen or [])
-    pool = sorted((c for c in cands if c not in chosen), key=lambda c: -c.score)
+    taken = {id(c) for c in chosen}
+    pool = sorted((c for c in cands if id(c) not in taken), key=lambda c: -c.score)
+    # each candidate's redundancy (max similarity to anything chosen), updated with each new pick only:
+    # this is the hot loop of an answer, and re-comparing with every earlier pick made it quadratic
+    red = [max((similarity(c.terms, d.terms) for d in chosen), default=0.0) for c in pool]
     while pool and len(chosen) < k:
-        best, best_val = None, float("-inf")
-        for c in pool:
-            red = max((similarity(c.terms, d.terms) for d in chosen), default=0.0)
-            if red >= dup:
+        best_i, best_val = -1, float("-inf")
+        for i, c in enumerate(pool):
+            if red[i] >= dup:
                 continue
-            val = lam * c.score - (1 - lam) * red
+            val = lam * c.score - (1 - lam) * red[i]
             if val > best_val:
-                best, best_val = c, val
-        if best is None:
+                best_i, best_val = i, val
+        if best_i < 0:
             break
+        best = pool.pop(best_i)
+        red.pop(best_i)
         chosen.append(best)
-        pool.remove(best)
+        red = [max(r, similarity(c.terms, best.terms)) for r, c in zip(red, pool)]
     return chosen
