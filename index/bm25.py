@@ -7,9 +7,10 @@ import sqlite3
 # Column weights for bm25(): a title match says more about a chunk's topic than a body match.
 COLUMN_WEIGHTS = (2.0, 1.5, 1.0)
 
-FTS_SCHEMA = """
+TOKENIZE = "porter unicode61 remove_diacritics 2"
+FTS_SCHEMA = f"""
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    title, heading, text, tokenize = 'porter unicode61 remove_diacritics 2'
+    title, heading, text, tokenize = '{TOKENIZE}'
 )
 """
 

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from index import vectors
+from index.bm25_postings import Postings, build_postings
 from index.bm25 import COLUMN_WEIGHTS
 from index.errors import IndexNotFound
 from index.fusion import FusionSettings
-from index.manifest import (LOCK, STORE, VECTORS, collect_garbage, current_generation, default_index_dir,
+from index.manifest import (LOCK, POSTINGS, STORE, VECTORS, collect_garbage, current_generation, default_index_dir,
                             fsync_path, generation_name, generation_numbers, read_manifest, switch_current,
                             verify_checksums, write_manifest)
 from index.store import SCHEMA, check_model, chunk_search_text, meta_to_json
@@ -81,6 +82,7 @@ class IndexWriter:
         number = max(generation_numbers(self.root), default=0) + 1
         self.gen = self.root / generation_name(number)
         self.base = read_manifest(live) if live else {}
+        self.live = live
         if live:
             verify_checksums(live, self.base)  # never build on top of a corrupted generation
             if self.embedder is not None:
@@ -118,6 +120,7 @@ class IndexWriter:
         self.flush()
         self.conn.commit()
         counts = self._counts()
+        self._write_postings()
         self.conn.close()
         if self._rebuild_vectors or (self.kind == "hnsw" and self._removed):
             self._rebuild()
@@ -125,12 +128,20 @@ class IndexWriter:
             raise RuntimeError(f"internal error: {self.vecs.ntotal} vectors for {counts['chunks']} chunks")
         vectors.save(self.vecs, self.gen / VECTORS)
         fsync_path(self.gen / STORE)
+        fsync_path(self.gen / POSTINGS)
         manifest = write_manifest(self.gen, self._manifest(counts))
         fsync_path(self.gen)
         switch_current(self.root, self.gen)
         collect_garbage(self.root)
         self.changed = False
         return manifest
+
+    def _write_postings(self) -> None:
+        """BM25 postings of the new generation, updated from the live generation's (see index/bm25_postings.py)."""
+        base = None
+        if self.live is not None and POSTINGS in self.base.get("checksums", {}):
+            base = Postings.load(self.live / POSTINGS)
+        build_postings(self.conn, base).save(self.gen / POSTINGS)
 
     def checkpoint(self) -> None:
         """Commit what is done so far and continue in a fresh generation (long ingests keep progress)."""
@@ -151,7 +162,7 @@ class IndexWriter:
                 "embedder": type(self.embedder).__name__ if self.embedder is not None else self.base.get("embedder"),
                 "chunking": dict(CHUNKING), "counts": counts, "fusion": fusion.to_dict(),
                 "vector_index": {"kind": self.kind, "metric": "inner_product", **params},
-                "bm25": {"engine": "sqlite-fts5", "column_weights": list(COLUMN_WEIGHTS),
+                "bm25": {"engine": "sqlite-fts5", "postings": POSTINGS, "column_weights": list(COLUMN_WEIGHTS),
                          "columns": ["title", "heading", "text"], "tokenizer": "porter unicode61"},
                 "search_text": "title\\nheading\\ntext"}
 

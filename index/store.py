@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from index import bm25, vectors
+from index import bm25, bm25_postings, vectors
 from index.errors import IndexCorrupt, IndexMismatch
 from index.fusion import FusionSettings, fuse
-from index.manifest import STORE, VECTORS, default_index_dir, live_generation, read_manifest, verify_checksums
+from index.manifest import POSTINGS, STORE, VECTORS, default_index_dir, live_generation, read_manifest, verify_checksums
 from index.types import DocumentRecord, Filters, Hit
 from ingest.documents import Chunk, DocMeta
 
@@ -90,7 +90,8 @@ def filter_sql(filters: Filters | None) -> tuple[str | None, tuple]:
 class Index:
     """A read-only snapshot of one committed generation: chunk store, BM25 and vectors."""
 
-    def __init__(self, root: Path, gen_dir: Path, manifest: dict, conn: sqlite3.Connection, vecs, embedder=None):
+    def __init__(self, root: Path, gen_dir: Path, manifest: dict, conn: sqlite3.Connection, vecs, embedder=None,
+                 postings: bm25_postings.Postings | None = None):
         self.root = root
         self.gen_dir = gen_dir
         self.manifest = manifest
@@ -100,6 +101,7 @@ class Index:
         self._local = threading.local()
         self._local.conn = conn
         self._vectors = vecs
+        self._postings = postings  # None: BM25 queries go to FTS5 (an index written before postings existed)
         self._lock = threading.Lock()  # guards self._conns
         self._doc_cache: dict[str, DocumentRecord] = {}
 
@@ -117,14 +119,18 @@ class Index:
             conn = open_store(gen)
             chunk_count = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             vecs = vectors.load(gen / VECTORS)
-        except (sqlite3.DatabaseError, RuntimeError) as exc:
+            postings = bm25_postings.Postings.load(gen / POSTINGS) if POSTINGS in manifest.get("checksums", {}) else None
+        except (sqlite3.DatabaseError, RuntimeError, OSError, ValueError, KeyError) as exc:
             raise IndexCorrupt(f"{gen} cannot be read ({exc}): re-run `medcite ingest`") from exc
         if vecs.ntotal != chunk_count or chunk_count != manifest.get("counts", {}).get("chunks"):
             raise IndexCorrupt(f"{gen} has {vecs.ntotal} vectors for {chunk_count} chunks "
                                f"(manifest: {manifest.get('counts')}): re-run `medcite ingest`")
         if vecs.d != manifest.get("dim"):
             raise IndexCorrupt(f"{gen} vectors have dimension {vecs.d}, manifest says {manifest.get('dim')}")
-        return cls(root, gen, manifest, conn, vecs, embedder)
+        if postings is not None and len(postings.rows) != chunk_count:
+            raise IndexCorrupt(f"{gen} has BM25 postings for {len(postings.rows)} rows and {chunk_count} chunks: "
+                               "re-run `medcite ingest`")
+        return cls(root, gen, manifest, conn, vecs, embedder, postings)
 
     def close(self) -> None:
         """Release the sqlite connection."""
@@ -182,8 +188,14 @@ class Index:
         return vectors.search(self._vectors, query_vector, n, allowed)
 
     def _bm25(self, query, n, allowed_sql, params) -> list[tuple[int, float]]:
-        """Best chunks by BM25, within the filter."""
-        return bm25.bm25_search(self._connection(), query, n, allowed_sql, params)
+        """Best chunks by BM25, within the filter: from the postings when the query is plain terms, else FTS5."""
+        phrases = bm25_postings.query_phrases(query) if self._postings is not None else None
+        if phrases is None:
+            return bm25.bm25_search(self._connection(), query, n, allowed_sql, params)
+        allowed = None
+        if allowed_sql is not None:
+            allowed = np.array([r[0] for r in self._rows(allowed_sql, params)], dtype=np.int64)
+        return self._postings.search(phrases, n, allowed)
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None) -> list[Hit]:
         """The k best chunks for a query."""

@@ -1,0 +1,231 @@
+"""FTS5's BM25, scored from in-memory postings: the same numbers as bm25(chunks_fts, ...) in a fraction of the time.
+
+An FTS5 OR-query scores every row that contains any query term through SQLite's auxiliary-function
+API; for "What are the symptoms of X?" over MedQuAD that is ~10k rows and ~10 ms per question, the
+largest single cost of an answer. Here the writer exports what FTS5's bm25() reads (the tokens
+FTS5 itself produced, their column-weighted frequency per row, each row's length) into arrays kept
+next to the store; a query then adds up a few numpy slices. The formula, the constants and the
+order of the additions are FTS5's (fts5_aux.c, fts5Bm25Function), so the scores are equal, not
+close: tests/test_bm25_postings.py compares them with ==.
+
+The file is derived data: it is rebuilt (incrementally) by every commit and checksummed with the
+generation; an index written before it existed is searched through FTS5 as before.
+"""
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from index.bm25 import COLUMN_WEIGHTS, TOKENIZE, query_terms
+
+K1, B = 1.2, 0.75  # FTS5's constants
+_COLUMNS = ("title", "heading", "text")
+
+
+@dataclass(frozen=True)
+class Postings:
+    """Column-weighted term frequencies of every FTS5 row, grouped by term.
+
+    rows: every FTS5 rowid, ascending; doclen[i]: tokens in row rows[i] (all columns), as FTS5 counts them.
+    Term t's postings are pos[ptr[t]:ptr[t+1]] (indexes into rows) with frequencies freq[ptr[t]:ptr[t+1]].
+    """
+
+    terms: tuple[str, ...]
+    ptr: np.ndarray  # int64, len(terms) + 1
+    pos: np.ndarray  # int32
+    freq: np.ndarray  # float64: sums of column weights, exact in binary
+    rows: np.ndarray  # int64
+    doclen: np.ndarray  # int64
+
+    def __post_init__(self):
+        object.__setattr__(self, "_term_ids", {t: i for i, t in enumerate(self.terms)})
+        # the length normalisation k1 * (1 - b + b * D / avgdl) of every row, evaluated as FTS5 does
+        total = int(self.doclen.sum())
+        avgdl = float(total) / float(len(self.rows)) if total else 1.0  # no tokens at all: nothing matches
+        object.__setattr__(self, "_norm", K1 * (1 - B + B * self.doclen.astype(np.float64) / avgdl))
+
+    def search(self, phrases: list[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(rowid, score) of the k best rows for an OR of single-token phrases; ties by rowid."""
+        n = len(self.rows)
+        if k <= 0 or not phrases or n == 0:
+            return []
+        ids = [self._term_ids.get(p) for p in phrases]
+        hits = [(int(self.ptr[i]), int(self.ptr[i + 1])) if i is not None else (0, 0) for i in ids]
+        if not any(e > s for s, e in hits):
+            return []
+        # fts5Bm25Function: score = sum over phrases, in query order, of idf * f*(k1+1) / (f + k1*(1-b+b*D/avgdl))
+        norm = self._norm
+        scores = np.zeros(n, dtype=np.float64)
+        matched = np.zeros(n, dtype=bool)
+        for s, e in hits:
+            if e == s:
+                continue
+            idf = math.log((n - (e - s) + 0.5) / ((e - s) + 0.5))
+            idf = idf if idf > 0.0 else 1e-6
+            pos, f = self.pos[s:e], self.freq[s:e]
+            scores[pos] += idf * ((f * (K1 + 1.0)) / (f + norm[pos]))  # a row holds a term once per term
+            matched[pos] = True
+        if allowed is not None:
+            matched &= np.isin(self.rows, allowed)
+        cand = np.flatnonzero(matched)
+        if len(cand) > k:
+            cut = -np.partition(-scores[cand], k - 1)[k - 1]
+            cand = cand[scores[cand] >= cut]
+        order = np.lexsort((self.rows[cand], -scores[cand]))[:k]
+        return [(int(self.rows[cand[i]]), float(scores[cand[i]])) for i in order]
+
+    # --- persistence -----------------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """Write the arrays (uncompressed, so loading is a copy, not a decode)."""
+        with open(path, "wb") as fh:
+            np.savez(fh, terms=np.frombuffer("\n".join(self.terms).encode("utf-8"), dtype=np.uint8),
+                     ptr=self.ptr, pos=self.pos, freq=self.freq, rows=self.rows, doclen=self.doclen,
+                     weights=np.array(COLUMN_WEIGHTS, dtype=np.float64))
+
+    @classmethod
+    def load(cls, path: Path) -> "Postings | None":
+        """The postings in path; None when they were built with other column weights (then FTS5 is used)."""
+        with np.load(path, allow_pickle=False) as z:
+            if tuple(z["weights"].tolist()) != tuple(COLUMN_WEIGHTS):
+                return None
+            text = z["terms"].tobytes().decode("utf-8")
+            return cls(tuple(text.split("\n")) if text else (), z["ptr"], z["pos"], z["freq"], z["rows"], z["doclen"])
+
+
+# --- building from the store ---------------------------------------------------------------------
+
+
+def build_postings(conn: sqlite3.Connection, base: Postings | None = None) -> Postings:
+    """Postings of every row of conn's chunks_fts, reusing `base` for rows it already covers.
+
+    Rows are only ever inserted or deleted (a changed chunk gets a new rowid), so the rows that
+    base knows keep their postings and only the new rows are tokenized. Without a base, FTS5's
+    own vocabulary of the whole table is read.
+    """
+    rows = np.array([r[0] for r in conn.execute("SELECT rowid FROM chunks_fts ORDER BY rowid")], dtype=np.int64)
+    if base is None:
+        triples, lengths = _tokenized(conn, "main", "chunks_fts")
+        return _assemble(rows, [], np.zeros(0, np.int64), np.zeros(0), triples, lengths)
+    new_rows = np.setdiff1d(rows, base.rows, assume_unique=True)
+    kept = _kept_postings(base, rows)
+    triples, lengths = _tokenize_rows(conn, new_rows) if len(new_rows) else ([], {})
+    old_lengths = dict(zip(base.rows.tolist(), base.doclen.tolist()))
+    lengths = {**{r: old_lengths[r] for r in rows.tolist() if r in old_lengths}, **lengths}
+    return _assemble(rows, *kept, triples, lengths)
+
+
+def _kept_postings(base: Postings, rows: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Per posting of base that survives: (term of each, rowid, frequency); the term list is per term."""
+    term_of = np.repeat(np.arange(len(base.terms)), np.diff(base.ptr))
+    rowid = base.rows[base.pos]
+    keep = np.isin(rowid, rows)
+    return list(base.terms), np.stack([term_of[keep], rowid[keep]]), base.freq[keep]
+
+
+def _tokenize_rows(conn: sqlite3.Connection, rowids: np.ndarray) -> tuple[list[tuple], dict[int, int]]:
+    """FTS5's tokens of some rows: copied into a temporary FTS5 table with the same tokenizer."""
+    conn.execute(f"CREATE VIRTUAL TABLE temp.bm25_new USING fts5({', '.join(_COLUMNS)}, tokenize = '{TOKENIZE}')")
+    try:
+        conn.execute("CREATE TEMP TABLE bm25_new_ids(id INTEGER PRIMARY KEY)")
+        conn.executemany("INSERT INTO bm25_new_ids(id) VALUES (?)", ((int(r),) for r in rowids))
+        conn.execute(f"INSERT INTO temp.bm25_new(rowid, {', '.join(_COLUMNS)}) SELECT rowid, {', '.join(_COLUMNS)} "
+                     "FROM main.chunks_fts WHERE rowid IN (SELECT id FROM bm25_new_ids)")
+        return _tokenized(conn, "temp", "bm25_new")
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.bm25_new")
+        conn.execute("DROP TABLE IF EXISTS temp.bm25_new_ids")
+
+
+def _tokenized(conn: sqlite3.Connection, schema: str, table: str) -> tuple[list[tuple], dict[int, int]]:
+    """(term, rowid, column-weighted frequency) for every term of every row, and every row's token count."""
+    weight = " ".join(f"WHEN '{c}' THEN {w!r}" for c, w in zip(_COLUMNS, COLUMN_WEIGHTS))
+    conn.execute(f"CREATE VIRTUAL TABLE temp.bm25_vocab USING fts5vocab({schema}, {table}, instance)")
+    try:
+        triples = conn.execute(
+            f"SELECT term, doc, SUM(CASE col {weight} END), COUNT(*) FROM temp.bm25_vocab GROUP BY term, doc").fetchall()
+    finally:
+        conn.execute("DROP TABLE temp.bm25_vocab")
+    lengths: dict[int, int] = {}
+    for _, doc, _, count in triples:
+        lengths[doc] = lengths.get(doc, 0) + count
+    return triples, lengths
+
+
+def _assemble(rows: np.ndarray, old_terms: list[str], old: np.ndarray, old_freq: np.ndarray,
+              triples: list[tuple], lengths: dict[int, int]) -> Postings:
+    """Merge kept and new postings into term-major arrays; terms no row contains any more are dropped."""
+    ids = {t: i for i, t in enumerate(old_terms)}
+    terms = list(old_terms)
+    new_term = np.empty(len(triples), dtype=np.int64)
+    for j, (term, _, _, _) in enumerate(triples):
+        i = ids.get(term)
+        if i is None:
+            i = ids[term] = len(terms)
+            terms.append(term)
+        new_term[j] = i
+    term_of = np.concatenate([old[0] if old.size else np.zeros(0, np.int64), new_term])
+    rowid = np.concatenate([old[1] if old.size else np.zeros(0, np.int64),
+                            np.array([t[1] for t in triples], dtype=np.int64)])
+    freq = np.concatenate([old_freq, np.array([t[2] for t in triples], dtype=np.float64)])
+    # order terms alphabetically so the same content gives the same file however it was built
+    used = np.unique(term_of)
+    names = [terms[i] for i in used]
+    alpha = np.argsort(np.array(names, dtype=object)) if names else np.zeros(0, np.int64)
+    rank = np.empty(len(terms), dtype=np.int64)
+    rank[used[alpha]] = np.arange(len(used))
+    term_rank = rank[term_of]
+    order = np.lexsort((rowid, term_rank))
+    term_rank, rowid, freq = term_rank[order], rowid[order], freq[order]
+    ptr = np.searchsorted(term_rank, np.arange(len(used) + 1)).astype(np.int64)
+    doclen = np.array([lengths.get(r, 0) for r in rows.tolist()], dtype=np.int64)
+    return Postings(tuple(names[i] for i in alpha), ptr, np.searchsorted(rows, rowid).astype(np.int32),
+                    freq, rows, doclen)
+
+
+# --- query tokens ----------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _tokenizer() -> sqlite3.Connection:
+    """This thread's in-memory FTS5 table with the index's tokenizer, for query terms."""
+    conn = getattr(_local, "conn", None)
+    if conn is None:
+        conn = sqlite3.connect(":memory:")
+        conn.execute(f"CREATE VIRTUAL TABLE q USING fts5(x, tokenize = '{TOKENIZE}')")
+        conn.execute("CREATE VIRTUAL TABLE qv USING fts5vocab(q, instance)")
+        _local.conn = conn
+    return conn
+
+
+@lru_cache(maxsize=100_000)
+def fts_tokens(term: str) -> tuple[str, ...]:
+    """The tokens FTS5 makes of one query term (porter-stemmed, diacritics removed), in order."""
+    conn = _tokenizer()
+    conn.execute("INSERT INTO q(rowid, x) VALUES (1, ?)", (term,))
+    try:
+        return tuple(r[0] for r in conn.execute("SELECT term FROM qv ORDER BY offset"))
+    finally:
+        conn.execute("DELETE FROM q")
+
+
+def query_phrases(text: str) -> list[str] | None:
+    """One FTS5 token per quoted term of bm25.match_expression(text); None when a term is not one token.
+
+    A term FTS5 splits in two would be a phrase query, which these postings cannot answer: such
+    (rare) questions go to FTS5 itself.
+    """
+    phrases = []
+    for term in query_terms(text):
+        tokens = fts_tokens(term)
+        if len(tokens) != 1:
+            return None
+        phrases.append(tokens[0])
+    return phrases
