@@ -41,6 +41,7 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _WS = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
     """A light suffix stripper: enough to match 'causes'/'cause' and 'buttocks'/'buttock'."""
     w = word
@@ -103,12 +104,10 @@ def collapse(text: str) -> str:
 _REF_HEADING = re.compile(r"^\s*(references?|bibliography|works cited|literature cited|sources|further reading)\b", re.I)
 _CAPTION = re.compile(r"^\s*(fig(ure)?|table|box|chart|appendix)\s*\.?\s*[0-9ivx]+[a-z]?\b", re.I)
 _COPYRIGHT = re.compile(r"(©|\(c\)\s*\d{4}|copyright|all rights reserved|creative commons|licen[cs]ed under|cc[- ]by)", re.I)
-_CITATION = re.compile(
-    r"(\bdoi\s*:|\bdoi\.org/|\bpmid\b|\bpmcid\b|\bissn\b|"  # identifiers
-    r"\b(19|20)\d{2}\s*;\s*\d+\s*(\(\w+\))?\s*:\s*\w?\d+|"  # 2006;15(Suppl 1):S169
-    r"\bet al\.?,?\s.*\b(19|20)\d{2}\b.*\b\d+\s*[:(]|"  # et al. ... 2006 ... 15:
-    r"^([A-Z][A-Za-z'\-]+\s+[A-Z]{1,3},\s*){2,})"  # "van Tulder M, Becker A, ..."
-)
+_IDENTIFIER = re.compile(r"\bdoi\s*:|\bdoi\.org/|\bpmid\b|\bpmcid\b|\bissn\b")
+_VOLUME = re.compile(r"\b(19|20)\d{2}\s*;\s*\d+\s*(\(\w+\))?\s*:\s*\w?\d+")  # 2006;15(Suppl 1):S169
+_ET_AL = re.compile(r"\bet al\.?,?\s.*\b(19|20)\d{2}\b.*\b\d+\s*[:(]")  # et al. ... 2006 ... 15:
+_AUTHORS = re.compile(r"([A-Z][A-Za-z'\-]+\s+[A-Z]{1,3},\s*){2,}")  # "van Tulder M, Becker A, ..." at the start
 _URL_ONLY = re.compile(r"^\W*(https?://\S+|www\.\S+)\W*$", re.I)
 _LIST_MARK = re.compile(r"^\s*([-*\u2022]|\d+[.)])\s+")
 MIN_WORDS, MAX_WORDS = 6, 80
@@ -124,15 +123,35 @@ def is_boilerplate(sentence: str, heading: str = "") -> bool:
         return True
     if s.endswith("?") or s.endswith(":"):
         return True
-    if _CAPTION.match(s) or _COPYRIGHT.search(s) or _URL_ONLY.match(s) or _CITATION.search(s):
+    if _CAPTION.match(s) or is_legal(s) or _URL_ONLY.match(s) or is_citation(s):
         return True
     if "\n" in s and not re.search(r"[.!]\s*$", s.split("\n", 1)[0]) and len(s.split("\n", 1)[0].split()) <= 12:
         # a heading line glued to the next sentence ("Causes\nMost pain ...") reads as a fragment
         return True
     if not re.search(r"[.!]['\")\]]*$", s) and len(words) < 12:
         return True  # a heading alone or a list fragment, not a sentence
-    letters = sum(c.isalpha() for c in s)
+    letters = sum(map(str.isalpha, s))
     return letters < 0.6 * len(s.replace(" ", ""))  # tables of numbers, codes
+
+
+def is_citation(s: str) -> bool:
+    """A reference-list entry: an identifier, a year;volume:page, "et al. ... year ... volume:" or an author list.
+
+    Each pattern runs only when the text has the characters it needs: these regexes scanned every
+    sentence of every cold chunk and were the largest part of the boilerplate check.
+    """
+    return bool((("doi" in s or "pmid" in s or "pmcid" in s or "issn" in s) and _IDENTIFIER.search(s))
+                or (";" in s and _VOLUME.search(s)) or ("et al" in s and _ET_AL.search(s))
+                or ("," in s and _AUTHORS.match(s)))
+
+
+_LEGAL_WORDS = ("\u00a9", "(c)", "copyright", "rights reserved", "creative commons", "licen", "cc-by", "cc by")
+
+
+def is_legal(s: str) -> bool:
+    """A copyright or licence line (the regex runs only when one of its words is there)."""
+    low = s.lower()
+    return any(w in low for w in _LEGAL_WORDS) and bool(_COPYRIGHT.search(s))
 
 
 @lru_cache(maxsize=200_000)

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from ingest.chunking import chunk_document, pack_sentences
 from ingest.documents import Document, DocMeta, Section, content_hash
 from ingest.readers import ReadError, read_file
-from ingest.sentences import sentence_spans
+import blingfire
+
+from ingest.sentences import blingfire_sentence_offsets, sentence_spans
 
 
 def doc_of(text: str, sections: list[tuple[str, int, int]] | None = None) -> Document:
@@ -19,6 +21,25 @@ def doc_of(text: str, sections: list[tuple[str, int, int]] | None = None) -> Doc
     spans = sections or [("", 0, len(text))]
     return Document(doc_id="d", source="mem", text=text, meta=DocMeta(),
                     sections=tuple(Section(h, s, e) for h, s, e in spans), content_hash="")
+
+
+def test_fast_offsets_equal_blingfire_wrapper_on_literal_text():
+    text = "Café au lait spots. Naïve B-cells \u2014 5 \u00b5g/mL. Next one \U0001F600 here. Dr. Smith\u2019s ends \u00e9"
+    assert blingfire_sentence_offsets(text) == blingfire.text_to_sentences_and_offsets(text)[1]
+    assert blingfire_sentence_offsets("Pain. More pain here.") == [(0, 5), (6, 21)]
+    # character offsets, not byte offsets, past the multi-byte characters
+    assert blingfire_sentence_offsets(text) == [(0, 19), (20, 44), (45, 80)]
+    assert text[20:44] == "Na\u00efve B-cells \u2014 5 \u00b5g/mL."
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(list("ab c.?!\n\u00e9\u00fc\u2019\u00a0\u4e2d\u3002") + ["\U0001F600", "Dr. "]),
+                min_size=1, max_size=80).map("".join))
+def test_fast_offsets_equal_blingfire_wrapper(text):
+    if text.strip():
+        assert blingfire_sentence_offsets(text) == blingfire.text_to_sentences_and_offsets(text)[1]
+    else:  # the wrapper reports a sentence of nothing; sentence_spans skips such blocks anyway
+        assert blingfire_sentence_offsets(text) == []
 
 
 def test_pack_sentences_exact_groups():
