@@ -1,6 +1,7 @@
 """The HTTP service: FastAPI routes over one loaded model + index (CONTRACT.md, "HTTP")."""
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import secrets
@@ -103,6 +104,10 @@ class ServiceState:
             self.reason = f"model failed to load: {type(exc).__name__}: {exc}"
             return
         self.reopen()
+        # The ~300k objects of the libraries, model and index live as long as the process: frozen, the
+        # garbage collector's full collections (which stall every request in flight) no longer walk them.
+        gc.collect()
+        gc.freeze()
 
     def reopen(self) -> None:
         """(Re)open the index and swap it in; on failure nothing is served and readyz says why."""
