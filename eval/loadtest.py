@@ -113,6 +113,7 @@ async def drive(base: str, questions: list[str], concurrency: int, duration: flo
                 endpoint: str, top_k: int) -> dict:
     """Keep `concurrency` requests in flight for `duration` seconds (or max_requests); measure each."""
     latencies: list[float] = []
+    finished: list[float] = []  # seconds since start at which each latency was measured
     statuses: Counter = Counter()
     errors: Counter = Counter()
     health_ms: list[float] = []
@@ -134,6 +135,7 @@ async def drive(base: str, questions: list[str], concurrency: int, duration: flo
                 errors[type(exc).__name__] += 1
                 continue
             latencies.append((time.perf_counter() - t0) * 1000)
+            finished.append(time.monotonic() - start)
 
     async def health_probe() -> None:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
@@ -159,7 +161,17 @@ async def drive(base: str, questions: list[str], concurrency: int, duration: flo
         "errors": dict(errors),
         "healthz_ms": {"p50": round(percentile(health_ms, 50), 1), "max": round(max(health_ms, default=0), 1),
                        "probes": len(health_ms)},
+        "timeline": timeline(finished, latencies),
     }
+
+
+def timeline(finished: list[float], latencies: list[float], step: float = 10.0) -> list[dict]:
+    """Latency per `step` seconds of the run: the first pass over the questions meets cold caches."""
+    buckets: dict[int, list[float]] = {}
+    for t, ms in zip(finished, latencies):
+        buckets.setdefault(int(t // step), []).append(ms)
+    return [{"from_s": b * step, "requests": len(v), "p50": round(percentile(v, 50), 1),
+             "p99": round(percentile(v, 99), 1), "max": round(max(v), 1)} for b, v in sorted(buckets.items())]
 
 
 def verdict(result: dict) -> list[str]:

@@ -151,6 +151,14 @@ def test_mismatched_postings_are_reported_corrupt(tmp_path):
         Index.open(root, EMB, verify=False)
 
 
+def test_bench_compares_both_engines_on_real_index(tmp_path):
+    from eval.bench_bm25 import compare
+
+    add_documents(tmp_path / "idx", EMB, LITERAL)
+    result = compare(Index.open(tmp_path / "idx", EMB), ["What is influenza?", "gout joints", "ab\u19b0cd"], k=10)
+    assert (result["questions"], result["differ"], result["fts5_fallback"]) == (3, 0, 1)
+
+
 def test_writer_without_changes_writes_nothing(tmp_path):
     root = tmp_path / "idx"
     add_documents(root, EMB, LITERAL)
