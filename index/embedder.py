@@ -104,7 +104,7 @@ class FakeEmbedder:
 
 
 # The faster backend becomes the default only if it costs at most 0.01 nDCG@10 on medquad-dev
-# (measured with eval/bench_embed.py and eval/tune_hybrid.py; see the numbers in eval/README-section.md).
+# (measured with eval/bench_embed.py and eval/tune_hybrid.py; see the numbers in README.md, "Evaluating on your own data").
 DEFAULT_BACKEND = "onnx"
 BACKENDS = ("onnx", "torch")
 
