@@ -198,7 +198,7 @@ async def run(args) -> dict:
     if args.model:
         env["MEDCITE_MODEL"] = args.model
     env.pop("MEDCITE_API_KEY", None)
-    questions = load_questions(args.questions)
+    questions = load_questions(args.questions, args.question_limit)
     log = tempfile.TemporaryFile()
     proc = start_server(args.index, port, env, log)
     try:
@@ -230,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     p.add_argument("--max-requests", type=int, default=100_000, help="stop after this many requests")
     p.add_argument("--questions", type=Path, default=None, help="queries.jsonl or one question per line")
+    p.add_argument("--question-limit", type=int, default=1000,
+                   help="use the first N questions, asked in turn (more than a run sends: every one is new)")
     p.add_argument("--endpoint", choices=("ask", "search"), default="ask")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--model", default=None, help="MEDCITE_MODEL for the server (default: inherited)")

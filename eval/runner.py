@@ -88,10 +88,30 @@ def open_index(dataset: BeirDataset, index_dir: Path, embedder, progress: bool =
     from index.store import Index
 
     if ingest:
+        refuse_foreign_index(index_dir, dataset.corpus_path)
         report = ingest_paths([dataset.corpus_path], index_dir, embedder, progress=progress)
         if progress:
             print(f"index {index_dir}: {report.summary_line()}", file=sys.stderr)
     return Index.open(index_dir, embedder)
+
+
+def refuse_foreign_index(index_dir: Path, corpus_path: Path) -> None:
+    """ValueError when index_dir already holds files other than this corpus (a serving index, say).
+
+    Evaluating would add the benchmark corpus to it, and its other documents would skew the scores.
+    """
+    from index.errors import IndexNotFound
+    from index.store import Index
+
+    try:
+        files = Index.open(index_dir, verify=False).source_files()
+    except IndexNotFound:
+        return
+    others = [f for f in files if f != str(Path(corpus_path).resolve())]
+    if others:
+        raise ValueError(f"{index_dir} already indexes {len(others)} other file(s) (e.g. {others[0]}): evaluating "
+                         f"would add {corpus_path} to it and mix in their documents; pass --index with a "
+                         "separate folder (or leave MEDCITE_INDEX unset)")
 
 
 def index_settings(manifest: Mapping) -> dict:

@@ -259,6 +259,10 @@ class Index:
             self._doc_cache[doc_id] = self._record(rows[0])
         return self._doc_cache[doc_id]
 
+    def source_files(self) -> list[str]:
+        """The absolute paths of the files ingested into this index, sorted."""
+        return [r[0] for r in self._rows("SELECT path FROM files ORDER BY path")]
+
     def document_text(self, doc_id: str) -> str | None:
         """The full extracted text of a document, or None."""
         rows = self._rows("SELECT text FROM documents WHERE doc_id = ?", (doc_id,))

@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--measures", default=None, help="ir-measures names, comma-separated (default: the contract's)")
     p.add_argument("--output", type=Path, default=None, metavar="FILE.json")
     p.add_argument("--plot", type=Path, default=None, metavar="FILE.png")
+    p.add_argument("--max-queries", type=int, default=None, metavar="N",
+                   help="evaluate only the first N judged queries (a quick check)")
     return parser
 
 
@@ -146,7 +148,11 @@ def cmd_eval(args) -> int:
 
     if not args.dataset.is_dir():
         raise CliError(f"no dataset folder at {args.dataset}")
+    if args.max_queries is not None and args.max_queries < 1:
+        raise CliError("--max-queries must be at least 1")
     kwargs = {"measures": args.measures} if args.measures else {}
+    if args.max_queries is not None:
+        kwargs["max_queries"] = args.max_queries
     run_eval(args.dataset, args.index or (Path(os.environ["MEDCITE_INDEX"]) if os.environ.get("MEDCITE_INDEX") else None),
              args.retrievers, output=args.output, plot=args.plot, **kwargs)
     if args.output:

@@ -107,6 +107,22 @@ def test_help_has_examples(capsys):
     assert 'medcite ask "What causes buttock pain?"' in capsys.readouterr().out
 
 
+def test_eval_max_queries_and_serving_index_guard(tmp_path, corpus, capsys, monkeypatch):
+    tiny = Path(__file__).parent / "data" / "tiny-beir"
+    assert main(["eval", "--dataset", str(tiny), "--index", str(tmp_path / "ev"), "--retrievers", "bm25",
+                 "--max-queries", "2", "--output", str(tmp_path / "ev.json")]) == 0
+    assert json.loads((tmp_path / "ev.json").read_text())["dataset"]["queries"] == 2
+    assert main(["eval", "--dataset", str(tiny), "--max-queries", "0"]) == 1
+    assert "--max-queries must be at least 1" in capsys.readouterr().err
+    # MEDCITE_INDEX pointing at a serving index: eval refuses instead of adding the benchmark corpus to it
+    assert main(["ingest", str(corpus), "--index", str(tmp_path / "serving")]) == 0
+    monkeypatch.setenv("MEDCITE_INDEX", str(tmp_path / "serving"))
+    capsys.readouterr()
+    assert main(["eval", "--dataset", str(tiny), "--retrievers", "bm25"]) == 1
+    err = capsys.readouterr().err
+    assert "already indexes 1 other file(s)" in err and err.count("\n") == 1
+
+
 def test_eval_missing_dataset_exits_1(tmp_path, capsys):
     assert main(["eval", "--dataset", str(tmp_path / "nope")]) == 1
     assert capsys.readouterr().err == f"medcite: no dataset folder at {tmp_path / 'nope'}\n"

@@ -104,3 +104,23 @@ def test_ingest_false_evaluates_an_existing_index_as_is(smoke, tmp_path):
     with pytest.raises(IndexNotFound):
         run_eval(TINY, tmp_path / "none", "bm25", "RR@10", None, None, answers=False, ingest=False,
                  embedder=FakeEmbedder(), stdout=io.StringIO(), progress=False)
+
+
+def test_refuses_to_evaluate_into_an_index_holding_other_files(tmp_path):
+    from index.build import ingest_paths
+
+    article = tmp_path / "article.md"
+    article.write_text("# Sciatica\n\nSciatica is pain along the sciatic nerve, often from a disc herniation.\n")
+    ingest_paths([article], tmp_path / "serving", FakeEmbedder(), progress=False)
+    with pytest.raises(ValueError, match=r"already indexes 1 other file\(s\) \(e\.g\. .*article\.md\)"):
+        run_eval(TINY, tmp_path / "serving", "bm25", embedder=FakeEmbedder(), stdout=io.StringIO(), progress=False)
+    # nothing was added to it
+    from index.store import Index
+
+    assert Index.open(tmp_path / "serving").source_files() == [str(article.resolve())]
+
+
+def test_reevaluating_into_its_own_index_is_allowed(smoke, tmp_path):
+    _, out, _ = smoke
+    again = run_eval(TINY, out / "index", "bm25", embedder=FakeEmbedder(), stdout=io.StringIO(), progress=False)
+    assert again["retrievers"]["bm25"]["RR@10"] == 1.0
