@@ -302,7 +302,7 @@ def ingest_paths(paths: Iterable[str | Path], index_dir: str | Path | None = Non
     longer under the given paths. Progress is committed every `checkpoint_s` seconds
     (MEDCITE_CHECKPOINT_S, default 120) so a killed run keeps most of its work.
     """
-    from ingest.readers import discover
+    from ingest.readers import change_key, discover
 
     started = time.monotonic()
     report = IngestReport()
@@ -315,7 +315,7 @@ def ingest_paths(paths: Iterable[str | Path], index_dir: str | Path | None = Non
         todo: list[tuple[Path, str]] = []
         for path in files:
             try:
-                digest = content_hash(path.read_bytes())
+                digest = change_key(path, content_hash(path.read_bytes()))
             except OSError as exc:
                 _fail(report, str(path), f"cannot read file: {exc.strerror or exc}")
                 continue

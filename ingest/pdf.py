@@ -1,8 +1,9 @@
-"""PDF: text per page with pypdf, one section per page, guarded against hostile files."""
+"""PDF: text per page with pypdf, sections from the outline (bookmarks), guarded against hostile files."""
 from __future__ import annotations
 
 import io
 import logging
+import re
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -16,6 +17,8 @@ from ingest.metadata import MetaLayer, doc_id_for_path, filename_layer, merge_me
 # pypdf reports every recoverable oddity as a warning; the outcome is reported per file instead.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
+MAX_OUTLINE_ENTRIES = 5000
+MAX_HEADING_WORDS = 40
 _JUNK_TITLE_PREFIXES = ("microsoft word - ", "microsoft powerpoint - ", "untitled")
 _JUNK_TITLE_SUFFIXES = (".doc", ".docx", ".pdf", ".tex", ".dvi", ".indd", ".rtf")
 
@@ -124,13 +127,73 @@ def _content_problem(page, number: int) -> list[str]:
     return []
 
 
+def _outline(reader: PdfReader, n_pages: int) -> list[tuple[int, str]]:
+    """(0-based page, title) of the outline's entries in page order; [] when there is none or it is broken.
+
+    Walked with an explicit stack, so a deeply nested outline cannot overflow the interpreter's.
+    """
+    entries: list[tuple[int, str]] = []
+    try:
+        stack = [iter(reader.outline)]
+        while stack and len(entries) < MAX_OUTLINE_ENTRIES:
+            item = next(stack[-1], _END)
+            if item is _END:
+                stack.pop()
+            elif isinstance(item, list):
+                stack.append(iter(item))
+            else:
+                page, title = reader.get_destination_page_number(item), " ".join(str(item.title or "").split())
+                if title and 0 <= page < n_pages:
+                    entries.append((page, title))
+    except Exception:  # noqa: BLE001 - a broken outline only loses the headings
+        return []
+    return sorted(entries, key=lambda e: e[0])  # stable: reading order within a page stays
+
+
+_END = object()
+
+
+def _heading_span(text: str, title: str, pos: int) -> tuple[int, int] | None:
+    """Where the title is printed in a page's text at or after pos (line breaks may split it), or None."""
+    words = title.split()
+    if not words or len(words) > MAX_HEADING_WORDS:
+        return None
+    # a printed heading may carry its section number ("2.1 Methods") where the outline has none
+    m = re.search(r"(?:\b\d+(?:\.\d+)*\.?\s+)?" + r"\s+".join(map(re.escape, words)), text[pos:], re.IGNORECASE)
+    return (pos + m.start(), pos + m.end()) if m else None
+
+
+def _sections(texts: list[str], outline: list[tuple[int, str]]) -> list[tuple[str, str, int]]:
+    """(heading, body, 1-based page) of every page part: a page is cut where an outline title is printed.
+
+    Text before a page's first heading continues the section of the previous page. A title that cannot be
+    found in the text starts its section where the previous one ended (the top of the page, for the first).
+    """
+    titles: dict[int, list[str]] = {}
+    for page, title in outline:
+        titles.setdefault(page, []).append(title)
+    out, heading = [], ""
+    for index, text in enumerate(texts):
+        cuts, pos = [], 0
+        for title in titles.get(index, []):
+            start, end = _heading_span(text, title, pos) or (pos, pos)
+            cuts.append((start, end, title))
+            pos = end
+        out.append((heading, text[:cuts[0][0]] if cuts else text, index + 1))
+        for i, (_, end, title) in enumerate(cuts):
+            heading = title
+            stop = cuts[i + 1][0] if i + 1 < len(cuts) else len(text)
+            out.append((heading, text[end:stop], index + 1))
+    return out
+
+
 def read_pdf(path: Path, data: bytes, source_hash: str, max_pages: int = 2000) -> list[Document]:
-    """One Document; pages joined by a blank line, each page a section with its 1-based number."""
+    """One Document; its sections are the outline's (each split at page ends), else one per page."""
     reader = _open(data)
     texts, problems = _page_texts(reader, max_pages)
     builder = TextBuilder()
-    for number, text in enumerate(texts, start=1):
-        builder.add_section("", text.strip(), page=number)
+    for heading, body, page in _sections(texts, _outline(reader, len(texts))):
+        builder.add_section(heading, body.strip(), page=page)
     if not builder.sections:
         why = f"; {problems[0]}" if problems else "; scanned images need OCR"
         raise ReadError(f"no extractable text in {len(texts)} page(s){why}")

@@ -20,6 +20,10 @@ __all__ = ["SUPPORTED_SUFFIXES", "ISOLATED_SUFFIXES", "ReadError", "ReadResult",
            "failure_reason", "read_file_guarded", "read_file_isolated", "read_many"]
 
 SUPPORTED_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".txt", ".xml", ".jsonl")
+# Raised when a reader starts producing different documents from the same bytes, so that the next
+# incremental ingest re-reads those files instead of keeping what the old reader made of them.
+# .pdf 2: sections follow the outline (bookmarks) instead of one per page.
+READER_REVISIONS = {".pdf": 2}
 # Formats whose parsers have hung or blown up on hostile input; the rest parse in-process, fast.
 ISOLATED_SUFFIXES = (".pdf", ".html", ".htm")
 MAX_BYTES = 100 * 1024 * 1024
@@ -33,6 +37,12 @@ class ReadResult(list):
     def __init__(self, documents: Iterable[Document] = (), errors: Iterable[tuple[str, str]] = ()):
         super().__init__(documents)
         self.errors: list[tuple[str, str]] = list(errors)
+
+
+def change_key(path: Path, digest: str) -> str:
+    """What an incremental ingest compares to decide a file is unchanged: its content hash and reader revision."""
+    revision = READER_REVISIONS.get(path.suffix.lower())
+    return f"{digest}+r{revision}" if revision else digest
 
 
 def _is_candidate(path: Path) -> bool:

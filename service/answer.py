@@ -18,6 +18,7 @@ from service.evidence import (
     Candidate,
     candidates_of,
     collapse,
+    compared_terms,
     coverage,
     defined_terms,
     mmr,
@@ -189,7 +190,7 @@ class _Unit:
 
 def compose(question, hits, pool, index, disclaimer, max_points, min_points, evidence, cov) -> Answer:
     """Summary, points, numbered references and related questions from the candidate pool."""
-    best = pick_summary(pool, query_terms(question))
+    best = pick_summary(pool, query_terms(question), compared=compared_terms(question))
     picks = mmr(pool, k=1 + max_points, chosen=[best])
     rest = [c for i, c in enumerate(picks[1:]) if i < min_points or c.score >= 0.6 * best.score]
     summary = _Unit(best.text, agreeing(best, pool), best.score)

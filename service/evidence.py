@@ -304,14 +304,35 @@ def coverage(qterms: QueryTerms, hits, depth: int = 3) -> float:
     return len(qterms.topic & seen) / len(qterms.topic)
 
 
-def pick_summary(cands: list[Candidate], qterms: QueryTerms, margin: float = 0.85) -> Candidate:
+_BETWEEN = re.compile(r"\b(?:differences?|distinction|relationship|link|connection)\s+between\s+(.+?)\s+and\s+(.+?)"
+                      r"\s*\??\s*$", re.I)
+_VERSUS = re.compile(r"^(?:(?:what|how|which|is|are|does|do)\b.*?\b(?:is|are|between)\s+)?(.+?)\s+(?:vs\.?|versus)\s+"
+                     r"(.+?)\s*\??\s*$", re.I)
+
+
+def compared_terms(question: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """For "the difference between X and Y" or "X versus Y": the terms only X names and only Y names."""
+    m = _BETWEEN.search(question) or _VERSUS.match(question)
+    if not m:
+        return None
+    a, b = content_terms(m.group(1)), content_terms(m.group(2))
+    only_a, only_b = a - b, b - a
+    return (only_a, only_b) if only_a and only_b else None
+
+
+def pick_summary(cands: list[Candidate], qterms: QueryTerms, margin: float = 0.85,
+                 compared: tuple[frozenset[str], frozenset[str]] | None = None) -> Candidate:
     """The direct answer: among sentences scoring near the best, the one naming most of the topic.
 
     A summary that names only half of the question ("low back pain is common" for a question about
-    buttock versus low back pain) reads as an answer to another question.
+    buttock versus low back pain) reads as an answer to another question: for a comparison, a
+    sentence that names both sides wins whenever one scores near the best.
     """
     best = max(c.score for c in cands)
     near = [c for c in cands if c.score >= margin * best]
+    if compared:
+        both = [c for c in near if c.terms & compared[0] and c.terms & compared[1]]
+        near = both or near
     # template words count half: for "Is X inherited?" the sentence about X *and* inheritance answers
     weights = {t: 0.5 for t in qterms.generic} | {t: 1.0 for t in qterms.topic}
     total = sum(weights.values())

@@ -172,3 +172,28 @@ def test_query_terms_separate_topic_from_template():
     assert q.topic == {"musculoskeletal", "buttock", "pain"}
     assert q.generic == {"caus"}
     assert stem("buttocks") == stem("buttock") and stem("causes") == stem("cause")
+
+
+def test_comparison_summary_names_both_sides():
+    from ingest.documents import Chunk
+    from service.evidence import Candidate, compared_terms, content_terms, pick_summary
+
+    question = "What is the difference between pain in the buttocks and low back pain?"
+    assert compared_terms(question) == (frozenset({"buttock"}), frozenset({"low", "back"}))
+    assert compared_terms("Sciatica vs piriformis syndrome?") == (frozenset({"sciatica"}),
+                                                                  frozenset({"piriformis", "syndrom"}))
+    assert compared_terms("What causes buttock pain?") is None
+    assert compared_terms("What is the difference between sciatica and sciatica?") is None
+    one_side = "Central lumbar pain is usually classed as non-specific low back pain."
+    both = "Most of the buttock lies inside the low back region, so studies count buttock pain as back pain."
+    chunk = Chunk("d#0", "d", one_side + " " + both, 0, len(one_side) + 1 + len(both))
+
+    def cand(text, score):
+        return Candidate(0, "d", chunk, 0, 0, len(text), text, content_terms(text), score)
+
+    cands = [cand(one_side, 0.74), cand(both, 0.70)]
+    assert pick_summary(cands, query_terms(question)).text == one_side  # no comparison given: best score wins
+    assert pick_summary(cands, query_terms(question), compared=compared_terms(question)).text == both
+    # a two-sided sentence far below the best does not win: the margin still applies
+    cands = [cand(one_side, 0.74), cand(both, 0.50)]
+    assert pick_summary(cands, query_terms(question), compared=compared_terms(question)).text == one_side

@@ -10,7 +10,7 @@ import pytest
 from ingest.chunking import chunk_document
 from ingest.documents import DocMeta
 from ingest.metadata import normalise_type, parse_authors, parse_year
-from ingest.readers import ReadError, discover, read_file, read_many
+from ingest.readers import READER_REVISIONS, ReadError, discover, read_file, read_many
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -241,3 +241,86 @@ def test_medquad_answers_match_the_beir_corpus_sample():
         assert len(docs) == 1, record["_id"]
         bodies = {" ".join(docs[0].text[s.start:s.end].split()) for s in docs[0].sections}
         assert " ".join(record["text"].split()) in bodies, record["_id"]
+
+
+def outlined_pdf(path: Path, pages: list[list[str]], outline: list[tuple[int, str, str]]) -> Path:
+    """A PDF whose pages hold the given lines, with outline entries (page index, title, bookmark key)."""
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path))
+    for index, lines in enumerate(pages):
+        for page, _, key in outline:
+            if page == index:
+                c.bookmarkPage(key)
+        y = 800
+        for line in lines:
+            c.drawString(72, y, line)
+            y -= 16
+        c.showPage()
+    for _, title, key in outline:
+        c.addOutlineEntry(title, key, level=0)
+    c.save()
+    return path
+
+
+def test_pdf_sections_follow_the_outline(tmp_path):
+    pdf = outlined_pdf(tmp_path / "outlined.pdf", [
+        ["Intro text before any heading sits here.", "1 Causes of sciatica",
+         "A herniated disc presses on the nerve root.", "2.1 Treatment", "Most sciatica settles within weeks."],
+        ["Physiotherapy helps many patients recover.", "What is the outlook?", "The outlook is good for most."],
+    ], [(0, "Causes of sciatica", "a"), (0, "Treatment", "b"), (1, "What is the outlook?", "c"),
+        (1, "Not printed anywhere", "d")])
+    [doc] = read_file(pdf)
+    got = [(s.heading, s.page, doc.text[s.start:s.end]) for s in doc.sections]
+    assert got == [
+        ("", 1, "Intro text before any heading sits here."),
+        ("Causes of sciatica", 1, "A herniated disc presses on the nerve root."),
+        ("Treatment", 1, "Most sciatica settles within weeks."),
+        # text before page 2's first printed heading continues the section of page 1
+        ("Treatment", 2, "Physiotherapy helps many patients recover."),
+        # a title that is not in the text starts where the previous section ended: it takes the rest
+        ("Not printed anywhere", 2, "The outlook is good for most."),
+    ]
+
+
+def test_pdf_with_a_broken_outline_keeps_one_section_per_page(tmp_path, monkeypatch):
+    pdf = outlined_pdf(tmp_path / "o.pdf", [["Page one has a sentence here."], ["Page two has another one."]],
+                       [(0, "Page one", "a")])
+    import pypdf
+
+    def broken(self):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(pypdf.PdfReader, "outline", property(broken))
+    [doc] = read_file(pdf)
+    assert [(s.heading, s.page) for s in doc.sections] == [("", 1), ("", 2)]
+
+
+def test_corpus_pdf_headings_become_related_questions(tmp_path):
+    from index.build import ingest_paths
+    from index.embedder import FakeEmbedder
+    from index.store import Index
+
+    pdf = Path(__file__).resolve().parents[1] / "corpus" / "proximal-hamstring-tendinopathy.pdf"
+    [doc] = read_file(pdf)
+    assert [s.heading for s in doc.sections][:3] == [
+        "Proximal hamstring tendinopathy: lower buttock pain at the ischial tuberosity",
+        "What is proximal hamstring tendinopathy?", "Who gets proximal hamstring tendinopathy?"]
+    ingest_paths([pdf], tmp_path / "idx", FakeEmbedder(), progress=False)
+    [record] = Index.open(tmp_path / "idx").documents()
+    assert record.questions[:2] == ("What is proximal hamstring tendinopathy?", "Who gets proximal hamstring tendinopathy?")
+
+
+def test_a_new_reader_revision_re_reads_unchanged_files(tmp_path, monkeypatch):
+    from index.build import ingest_paths
+    from index.embedder import FakeEmbedder
+
+    pdf = outlined_pdf(tmp_path / "p.pdf", [["Sciatica follows the sciatic nerve down the leg."]], [])
+    md = tmp_path / "a.md"
+    md.write_text("# A\n\nPiriformis syndrome is buttock pain from the piriformis muscle.\n")
+    first = ingest_paths([pdf, md], tmp_path / "idx", FakeEmbedder(), progress=False)
+    assert (first.added, first.unchanged) == (2, 0)
+    assert ingest_paths([pdf, md], tmp_path / "idx", FakeEmbedder(), progress=False).unchanged == 2
+    monkeypatch.setitem(READER_REVISIONS, ".pdf", 99)
+    again = ingest_paths([pdf, md], tmp_path / "idx", FakeEmbedder(), progress=False)
+    assert (again.updated, again.unchanged) == (1, 1)
