@@ -27,7 +27,7 @@ def pack_sentences(words: list[int], target_words: int = 180, max_words: int = 2
         # Only overlap when the group has sentences beyond the overlap, or it would never advance.
         i = j - overlap_sentences if j - overlap_sentences > i else j
     if len(groups) > 1:
-        (pi, pj), (li, lj) = groups[-2], groups[-1]
+        (pi, pj), (_, lj) = groups[-2], groups[-1]
         new_words = sum(words[pj:lj])
         if new_words < min_words and sum(words[pi:lj]) <= max_words:
             groups[-2:] = [(pi, lj)]

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 from index.embedder import FakeEmbedder
 from index.types import DocumentRecord, Hit
 from ingest.documents import Chunk, DocMeta, Document, Section, content_hash
@@ -14,13 +12,13 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 def make_document(doc_id: str, title: str, sections: list[tuple[str, str]], **meta) -> Document:
     """A Document whose text is the section bodies joined by blank lines."""
-    text, spans, pos = "", [], 0
+    text, spans = "", []
     for heading, body in sections:
         if text:
             text += "\n\n"
         start = len(text)
         text += body
-        spans.append(Section(heading, start, len(text), meta.pop("page", None) if False else None))
+        spans.append(Section(heading, start, len(text)))
     return Document(doc_id, f"/corpus/{doc_id}.md", text, DocMeta(title=title, **meta),
                     tuple(spans), content_hash(text))
 
