@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from index import vectors
+from index.bm25 import COLUMN_WEIGHTS, TOKENIZE
 from index.bm25_postings import Postings, build_postings
-from index.bm25 import COLUMN_WEIGHTS
 from index.errors import IndexNotFound
 from index.fusion import FusionSettings
 from index.manifest import (LOCK, POSTINGS, STORE, VECTORS, collect_garbage, current_generation, default_index_dir,
@@ -163,7 +163,7 @@ class IndexWriter:
                 "chunking": dict(CHUNKING), "counts": counts, "fusion": fusion.to_dict(),
                 "vector_index": {"kind": self.kind, "metric": "inner_product", **params},
                 "bm25": {"engine": "sqlite-fts5", "postings": POSTINGS, "column_weights": list(COLUMN_WEIGHTS),
-                         "columns": ["title", "heading", "text"], "tokenizer": "porter unicode61"},
+                         "columns": ["title", "heading", "text"], "tokenizer": TOKENIZE},
                 "search_text": "title\\nheading\\ntext"}
 
     def _counts(self) -> dict:

@@ -114,7 +114,7 @@ def collapse(text: str) -> str:
 _REF_HEADING = re.compile(r"^\s*(references?|bibliography|works cited|literature cited|sources|further reading)\b", re.I)
 _CAPTION = re.compile(r"^\s*(fig(ure)?|table|box|chart|appendix)\s*\.?\s*[0-9ivx]+[a-z]?\b", re.I)
 _COPYRIGHT = re.compile(r"(©|\(c\)\s*\d{4}|copyright|all rights reserved|creative commons|licen[cs]ed under|cc[- ]by)", re.I)
-_IDENTIFIER = re.compile(r"\bdoi\s*:|\bdoi\.org/|\bpmid\b|\bpmcid\b|\bissn\b")
+_IDENTIFIER = re.compile(r"\bdoi\s*:|\bdoi\.org/|\bpmid\b|\bpmcid\b|\bissn\b", re.I)
 _VOLUME = re.compile(r"\b(19|20)\d{2}\s*;\s*\d+\s*(\(\w+\))?\s*:\s*\w?\d+")  # 2006;15(Suppl 1):S169
 _ET_AL = re.compile(r"\bet al\.?,?\s.*\b(19|20)\d{2}\b.*\b\d+\s*[:(]")  # et al. ... 2006 ... 15:
 _AUTHORS = re.compile(r"([A-Z][A-Za-z'\-]+\s+[A-Z]{1,3},\s*){2,}")  # "van Tulder M, Becker A, ..." at the start
@@ -150,7 +150,8 @@ def is_citation(s: str) -> bool:
     Each pattern runs only when the text has the characters it needs: these regexes scanned every
     sentence of every cold chunk and were the largest part of the boilerplate check.
     """
-    return bool((("doi" in s or "pmid" in s or "pmcid" in s or "issn" in s) and _IDENTIFIER.search(s))
+    low = s.lower()
+    return bool((("doi" in low or "pmid" in low or "issn" in low) and _IDENTIFIER.search(s))
                 or (";" in s and _VOLUME.search(s)) or ("et al" in s and _ET_AL.search(s))
                 or ("," in s and _AUTHORS.match(s)))
 

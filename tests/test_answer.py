@@ -153,6 +153,7 @@ def test_renderings_carry_markers_references_and_disclaimer(retriever):
     ("Figure 2. Distribution of pain in the buttock of twelve volunteers after injection.", ""),
     ("© 2021 The Authors. Published by Elsevier Ltd on behalf of the society.", ""),
     ("Available from https://doi.org/10.1000/xyz123 and the publisher website today.", ""),
+    ("Sacroiliac joint pain in clinical practice, a narrative review. DOI: 10.1000/abc.", ""),  # upper case too
     ("What causes pain in the buttock after a long time sitting?", ""),
     ("Causes of buttock pain", ""),
     ("Buttock pain is common.", ""),  # under six words
