@@ -115,12 +115,31 @@ def exported_model_dir(model_path: str) -> Path:
     return target
 
 
+def fast_tokenizer(path: Path, max_tokens: int):
+    """The model's own tokenizer.json in the `tokenizers` library, truncating and padding to the longest.
+
+    The same Rust tokenizer transformers' AutoTokenizer wraps (tests compare the ids), without importing
+    transformers, which imports torch: serving starts ~1 s sooner and ~100 MB smaller.
+    """
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(path))
+    tok.enable_truncation(max_length=max_tokens)
+    config_path = path.with_name("tokenizer_config.json")
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    pad = config.get("pad_token") or "[PAD]"
+    pad = pad.get("content", "[PAD]") if isinstance(pad, dict) else str(pad)
+    pad_id = tok.token_to_id(pad)
+    tok.enable_padding(pad_id=pad_id if pad_id is not None else 0, pad_token=pad,
+                       pad_type_id=int(config.get("pad_token_type_id", 0)))
+    return tok
+
+
 class OnnxEmbedder:
     """Mean-pooled, L2-normalised embeddings from the int8 ONNX export, batched and sorted by length."""
 
     def __init__(self, model: str | None = None, batch_size: int = 16, threads: int | None = None):
         import onnxruntime as ort
-        from transformers import AutoTokenizer
 
         from index.embedder import DEFAULT_MODEL, resolve_model, token_limit
 
@@ -130,7 +149,7 @@ class OnnxEmbedder:
         self.dim = int(self.info["dim"])
         self.max_tokens = token_limit(self.name, int(self.info["max_seq_length"]))
         self.batch_size = batch_size
-        self.tokenizer = AutoTokenizer.from_pretrained(str(folder / "tokenizer"))
+        self.tokenizer = fast_tokenizer(folder / "tokenizer" / "tokenizer.json", self.max_tokens)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
         opts.inter_op_num_threads = 1
@@ -139,9 +158,11 @@ class OnnxEmbedder:
 
     def _batch(self, texts: list[str]) -> np.ndarray:
         """Embed one batch of texts."""
-        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens,
-                             return_tensors="np")
-        feeds = {n: enc[n].astype(np.int64) for n in self.info["inputs"]}
+        encodings = self.tokenizer.encode_batch(texts)
+        enc = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+               "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+               "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+        feeds = {n: enc[n] for n in self.info["inputs"]}
         hidden = self.session.run(["last_hidden_state"], feeds)[0]
         mask = enc["attention_mask"].astype(np.float32)[:, :, None]
         if self.info["pooling"] == "cls":

@@ -29,3 +29,34 @@ def test_onnx_int8_matches_torch_fp32(tmp_path, monkeypatch):
     assert np.allclose(fast.embed(TEXTS[::-1])[::-1], a, atol=1e-5)
     assert fast.name == plain.name == "all-MiniLM-L6-v2"
     assert list((tmp_path / "models").iterdir())  # exported locally from the bundled weights
+
+
+@pytest.mark.slow
+def test_serving_tokenizer_equals_transformers_and_torch_stays_unloaded(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from transformers import AutoTokenizer
+
+    from index.embedder import resolve_model
+    from index.onnx_backend import exported_model_dir, fast_tokenizer
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MEDCITE_CACHE": str(tmp_path / "models")}
+    os.environ["MEDCITE_CACHE"] = env["MEDCITE_CACHE"]
+    try:
+        folder = exported_model_dir(resolve_model(None))
+    finally:
+        del os.environ["MEDCITE_CACHE"]
+    texts = TEXTS + ["", "Caf\u00e9 na\u00efve \U0001F600 \u4e2d\u6587 5 \u00b5g/mL", "x " * 400]
+    expected = AutoTokenizer.from_pretrained(str(folder / "tokenizer"))(
+        texts, padding=True, truncation=True, max_length=128, return_tensors="np")
+    got = fast_tokenizer(folder / "tokenizer" / "tokenizer.json", 128).encode_batch(texts)
+    assert np.array_equal(expected["input_ids"], np.array([e.ids for e in got]))
+    assert np.array_equal(expected["attention_mask"], np.array([e.attention_mask for e in got]))
+    assert np.array_equal(expected["token_type_ids"], np.array([e.type_ids for e in got]))
+    # a serving process embeds with onnxruntime + tokenizers only: torch is never imported
+    code = ("import sys; from index.embedder import load_embedder; load_embedder(backend='onnx').embed(['q']); "
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
