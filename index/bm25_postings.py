@@ -122,7 +122,7 @@ def build_postings(conn: sqlite3.Connection, base: Postings | None = None) -> Po
 
 
 def _kept_postings(base: Postings, rows: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Per posting of base that survives: (term of each, rowid, frequency); the term list is per term."""
+    """base's terms, and the (term id, rowid) pairs and frequencies of its postings whose rows still exist."""
     term_of = np.repeat(np.arange(len(base.terms)), np.diff(base.ptr))
     rowid = base.rows[base.pos]
     keep = np.isin(rowid, rows)

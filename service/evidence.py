@@ -224,7 +224,8 @@ _DEFINE = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$
 
 
 # "What is the difference between X and Y?" asks for a contrast: "X is ..." does not answer it
-_COMPARISON = re.compile(r"^(?:main\s+|key\s+)?(?:difference|differences|distinction|relationship|link|connection)\b", re.I)
+_CONTRAST = r"(?:differences?|distinction|relationship|link|connection)"
+_COMPARISON = re.compile(rf"^(?:main\s+|key\s+)?{_CONTRAST}\b", re.I)
 
 
 def defined_terms(question: str) -> frozenset[str]:
@@ -305,7 +306,7 @@ def coverage(qterms: QueryTerms, hits, depth: int = 3) -> float:
     return len(qterms.topic & seen) / len(qterms.topic)
 
 
-_BETWEEN = re.compile(r"\b(?:differences?|distinction|relationship|link|connection)\s+between\s+(.+?)\s+and\s+(.+?)"
+_BETWEEN = re.compile(rf"\b{_CONTRAST}\s+between\s+(.+?)\s+and\s+(.+?)"
                       r"\s*\??\s*$", re.I)
 _VERSUS = re.compile(r"^(?:(?:what|how|which|is|are|does|do)\b.*?\b(?:is|are|between)\s+)?(.+?)\s+(?:vs\.?|versus)\s+"
                      r"(.+?)\s*\??\s*$", re.I)

@@ -1,9 +1,9 @@
 """Request and response models of the HTTP API (converted from the core dataclasses at the edge)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from ingest.documents import DOC_TYPES
 
@@ -25,6 +25,13 @@ def clean_text(value: str, name: str) -> str:
     if "\x00" in text:
         raise ValueError(f"{name} must not contain NUL characters")
     return text
+
+
+def checked_text(name: str) -> type[str]:
+    """The type of a question/query field: trimmed, 1 to 2,000 characters, errors naming the field."""
+    return Annotated[str, AfterValidator(lambda value: clean_text(value, name)),
+                     Field(description="1 to 2,000 characters (after trimming)",
+                           json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS})]
 
 
 class FiltersIn(BaseModel):
@@ -50,15 +57,9 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"question": "What is the difference between pain in the buttocks and low back pain?"}]})
 
-    question: str = Field(..., description="1 to 2,000 characters (after trimming)",
-                          json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS})
+    question: checked_text("question")
     top_k: int = Field(5, ge=1, le=20, description="passages to compose the answer from")
     filters: FiltersIn | None = None
-
-    @field_validator("question")
-    @classmethod
-    def _question(cls, value: str) -> str:
-        return clean_text(value, "question")
 
 
 class SearchRequest(BaseModel):
@@ -66,16 +67,10 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(..., description="1 to 2,000 characters (after trimming)",
-                       json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS})
+    query: checked_text("query")
     top_k: int = Field(10, ge=1, le=50)
     mode: Literal["hybrid", "bm25", "dense"] = "hybrid"
     filters: FiltersIn | None = None
-
-    @field_validator("query")
-    @classmethod
-    def _query(cls, value: str) -> str:
-        return clean_text(value, "query")
 
 
 # Responses. extra="allow" keeps fields the answer module adds later instead of dropping them.
