@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.documents import Chunk, DocMeta
+from ingest.documents import Chunk, CitedWork, DocMeta
 
 
 @dataclass(frozen=True)
@@ -46,3 +46,19 @@ class Hit:
     score: float
     dense_score: float | None = None
     bm25_score: float | None = None
+
+
+@dataclass(frozen=True)
+class SentenceRecord:
+    """A sentence stored at ingest: `chunk.text[start:end]`, its vector row and the works it cites.
+
+    `Index.sentences(chunk_ids)` returns these per chunk, in text order; `Index.sentence_vectors(rows)`
+    returns their L2-normalised embeddings, so answering needs no sentence splitting and no model call
+    beyond the question vector that retrieval computed (`Index.query_vector(text)`).
+    """
+
+    chunk_id: str
+    start: int  # offsets into Chunk.text
+    end: int
+    row: int  # row of this sentence in the generation's sentence-vector matrix
+    cites: tuple[CitedWork, ...] = ()  # resolved entries of the document's reference list

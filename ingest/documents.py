@@ -35,6 +35,16 @@ class Section:
 
 
 @dataclass(frozen=True)
+class CitedWork:
+    """One entry of a document's own reference list, copied verbatim, and how the text cites it."""
+
+    marker: str  # the in-text form that resolved to it, e.g. "Maher 2017" or "12"
+    text: str  # the reference-list entry exactly as the document prints it
+    doi: str = ""
+    pmid: str = ""
+
+
+@dataclass(frozen=True)
 class Document:
     """One source article as extracted text plus where every part of it came from."""
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from index.store import chunk_search_text
+from service.answer_types import Answer, Passage, Point, Reference
 from service.evidence import (
     Candidate,
     candidates_of,
@@ -43,58 +44,6 @@ MERGE_SIMILARITY = 0.8  # term-set Jaccard above which two sentences state the s
 
 class EmptyQuestion(ValueError):
     """The question has no text."""
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A retrieved chunk that a reference's cited sentences come from."""
-
-    chunk_id: str
-    page: int | None
-    text: str
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A numbered source with its bibliographic data and the passages cited from it."""
-
-    number: int
-    doc_id: str
-    source: str
-    title: str
-    type: str
-    authors: tuple[str, ...]
-    journal: str
-    year: int | None
-    url: str
-    doi: str
-    page: int | None
-    passages: tuple[Passage, ...]
-
-
-@dataclass(frozen=True)
-class Point:
-    """One or more consecutive sentences of one source, and the references that state it."""
-
-    text: str
-    citations: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The whole response; `summary` is plain text, its citation numbers are in `summary_citations`."""
-
-    question: str
-    abstained: bool
-    summary: str
-    points: tuple[Point, ...]
-    references: tuple[Reference, ...]
-    related_questions: tuple[str, ...]
-    disclaimer: str
-    timings_ms: dict = field(default_factory=dict)
-    summary_citations: tuple[int, ...] = ()
-    evidence: float = 0.0  # the abstention score that was compared with min_evidence
-    coverage: float = 0.0  # share of the question's topic terms in the top chunks
 
 
 # --- the core function --------------------------------------------------------------------
