@@ -24,9 +24,10 @@ from index.bm25 import COLUMN_WEIGHTS, TOKENIZE
 from index.bm25_postings import Postings, build_postings
 from index.errors import IndexNotFound
 from index.fusion import FusionSettings
-from index.manifest import (LOCK, POSTINGS, STORE, VECTORS, collect_garbage, current_generation, default_index_dir,
+from index.manifest import (LOCK, POSTINGS, SENTENCES, STORE, VECTORS, collect_garbage, current_generation, default_index_dir,
                             fsync_path, generation_name, generation_numbers, read_manifest, switch_current,
                             verify_checksums, write_manifest)
+from index.sentence_store import SENTENCE_DTYPE, SentenceWriter, load_matrix
 from index.store import SCHEMA, check_model, chunk_search_text, meta_to_json
 from ingest.chunking import chunk_document
 from ingest.documents import Chunk, Document, IngestReport, content_hash
@@ -102,6 +103,7 @@ class IndexWriter:
             self._rebuild_vectors = True
         else:
             self._rebuild_vectors = False
+        self._begin_sentences(live)
         self.conn = sqlite3.connect(self.gen / STORE)
         # The file is private to this generation until commit; a crash discards it whole, so no journal.
         self.conn.execute("PRAGMA journal_mode=OFF")
@@ -109,6 +111,15 @@ class IndexWriter:
         self.conn.executescript(SCHEMA)
         self._removed: set[int] = set()
         self.changed = self._rebuild_vectors
+
+    def _begin_sentences(self, live: Path | None) -> None:
+        """Sentence vectors start from the live generation's; a checkpoint keeps the text -> row map."""
+        dim = self.embedder.dim if self.embedder is not None else int(self.base["dim"])
+        base = load_matrix(live / SENTENCES) if live else None
+        previous = getattr(self, "sents", None)
+        self.sents = SentenceWriter(dim, base)
+        if previous is not None and previous.rows == self.sents.rows:
+            self.sents.row_of_text = previous.row_of_text  # rows committed by this session, still valid
 
     def _abort(self) -> None:
         """Drop the uncommitted generation."""
@@ -121,14 +132,17 @@ class IndexWriter:
         self.conn.commit()
         counts = self._counts()
         self._write_postings()
-        self.conn.close()
         if self._rebuild_vectors or (self.kind == "hnsw" and self._removed):
             self._rebuild()
         if self.vecs.ntotal != counts["chunks"]:
             raise RuntimeError(f"internal error: {self.vecs.ntotal} vectors for {counts['chunks']} chunks")
         vectors.save(self.vecs, self.gen / VECTORS)
+        counts["sentence_vectors"] = self.sents.save(self.conn, self.gen / SENTENCES)
+        self.conn.commit()
+        self.conn.close()
         fsync_path(self.gen / STORE)
         fsync_path(self.gen / POSTINGS)
+        fsync_path(self.gen / SENTENCES)
         manifest = write_manifest(self.gen, self._manifest(counts))
         fsync_path(self.gen)
         switch_current(self.root, self.gen)
@@ -164,12 +178,16 @@ class IndexWriter:
                 "vector_index": {"kind": self.kind, "metric": "inner_product", **params},
                 "bm25": {"engine": "sqlite-fts5", "postings": POSTINGS, "column_weights": list(COLUMN_WEIGHTS),
                          "columns": ["title", "heading", "text"], "tokenizer": TOKENIZE},
-                "search_text": "title\\nheading\\ntext"}
+                "search_text": "title\\nheading\\ntext",
+                "sentences": {"vectors": SENTENCES, "dtype": np.dtype(SENTENCE_DTYPE).name, "segmenter": "blingfire",
+                              "spans": "store.sqlite table sentences, offsets into chunks.text",
+                              "not_stored": "sections under a reference-list heading"}}
 
     def _counts(self) -> dict:
         """Documents, chunks and files in the store."""
         one = lambda sql: int(self.conn.execute(sql).fetchone()[0])  # noqa: E731
         return {"documents": one("SELECT COUNT(*) FROM documents"), "chunks": one("SELECT COUNT(*) FROM chunks"),
+                "sentences": one("SELECT COUNT(*) FROM sentences"),
                 "files": one("SELECT COUNT(*) FROM files"), "vectors": int(self.vecs.ntotal - len(self._removed))}
 
     def _rebuild(self) -> None:
@@ -198,6 +216,7 @@ class IndexWriter:
             marks = ", ".join("?" * len(ids))
             self.conn.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})", ids)
             self.conn.execute(f"DELETE FROM chunks WHERE id IN ({marks})", ids)
+            self.conn.execute(f"DELETE FROM sentences WHERE chunk_rowid IN ({marks})", ids)
             if self.kind == "hnsw":
                 self._removed.update(ids)
             else:
@@ -245,15 +264,25 @@ class IndexWriter:
         pending, self._pending = self._pending, []
         self._pending_chunks = 0
         texts = [chunk_search_text(d.meta.title, c.heading, c.text) for d, cs in pending for c in cs]
-        vecs = self.embedder.embed(texts) if texts else np.zeros((0, self.vecs.d), np.float32)
-        if vecs.shape != (len(texts), self.vecs.d):
-            raise ValueError(f"embedder returned {vecs.shape}, expected ({len(texts)}, {self.vecs.d})")
+        vecs = self._embed(texts)
+        sentences, new_texts = self.sents.plan([c for _, cs in pending for c in cs])
+        self.sents.add_vectors(self._embed(new_texts))
         ids: list[int] = []
         for doc, chunks in pending:
             ids.extend(self._insert(doc, chunks))
         vectors.add(self.vecs, ids, vecs)
+        self.conn.executemany(
+            "INSERT INTO sentences(chunk_rowid, ordinal, start_char, end_char, row) VALUES (?, ?, ?, ?, ?)",
+            [(rowid, n, s, e, row) for rowid, spans in zip(ids, sentences) for n, (s, e, row) in enumerate(spans)])
         if self.on_flush is not None:
             self.on_flush(len(ids))
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """The embedder's vectors for texts, checked for shape."""
+        vecs = self.embedder.embed(texts) if texts else np.zeros((0, self.vecs.d), np.float32)
+        if vecs.shape != (len(texts), self.vecs.d):
+            raise ValueError(f"embedder returned {vecs.shape}, expected ({len(texts)}, {self.vecs.d})")
+        return vecs
 
     def _insert(self, doc: Document, chunks: list[Chunk]) -> list[int]:
         """Write one document and its chunks; returns the chunks' new rowids (their vector ids)."""

@@ -1,7 +1,8 @@
 """One index directory = generations + a CURRENT pointer; each generation has a JSON manifest.
 
 Layout: INDEX_DIR/CURRENT names the live generation (gen-NNNNNN); INDEX_DIR/gen-NNNNNN/ holds
-store.sqlite, vectors.faiss, bm25.npz and manifest.json (written last, with sha256 checksums of the others).
+store.sqlite, vectors.faiss, bm25.npz, sentences.npy and manifest.json (written last, with sha256 checksums of
+the others).
 Every switch is write tmp + fsync + rename + fsync(dir), so a reader sees the old state or the new one.
 """
 from __future__ import annotations
@@ -15,11 +16,14 @@ from pathlib import Path
 
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 
-FORMAT_VERSION = 1
+# 2: every generation holds sentence spans (store.sqlite) and sentence vectors (sentences.npy); a version-1
+# index has neither, so it is refused with the fix (re-run `medcite ingest`) rather than answered without them.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 STORE = "store.sqlite"
 VECTORS = "vectors.faiss"
 POSTINGS = "bm25.npz"  # optional: generations written before it existed lack it
+SENTENCES = "sentences.npy"
 CURRENT = "CURRENT"
 LOCK = ".lock"
 _GEN = re.compile(r"^gen-(\d{6})$")
@@ -90,7 +94,7 @@ def switch_current(index_dir: Path, gen_dir: Path) -> None:
 def write_manifest(gen_dir: Path, manifest: dict) -> dict:
     """Fill in checksums of the data files and write manifest.json atomically (last file of a generation)."""
     manifest = dict(manifest, format_version=FORMAT_VERSION,
-                    checksums={name: sha256_file(gen_dir / name) for name in (STORE, VECTORS, POSTINGS)
+                    checksums={name: sha256_file(gen_dir / name) for name in (STORE, VECTORS, POSTINGS, SENTENCES)
                                if name != POSTINGS or (gen_dir / name).is_file()})
     atomic_write_text(gen_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     return manifest

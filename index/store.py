@@ -9,6 +9,8 @@ import dataclasses
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +18,10 @@ import numpy as np
 from index import bm25, bm25_postings, vectors
 from index.errors import IndexCorrupt, IndexMismatch
 from index.fusion import FusionSettings, fuse
-from index.manifest import POSTINGS, STORE, VECTORS, default_index_dir, live_generation, read_manifest, verify_checksums
-from index.types import DocumentRecord, Filters, Hit
+from index.manifest import (POSTINGS, SENTENCES, STORE, VECTORS, default_index_dir, live_generation, read_manifest,
+                            verify_checksums)
+from index.sentence_store import SENTENCE_SCHEMA, cites_from_json, load_matrix
+from index.types import DocumentRecord, Filters, Hit, SentenceRecord
 from ingest.documents import Chunk, DocMeta
 
 __all__ = ["Index", "chunk_search_text", "default_index_dir", "SCHEMA", "meta_to_json", "meta_from_json"]
@@ -39,10 +43,15 @@ CREATE TABLE IF NOT EXISTS chunks (
     page INTEGER, content_hash TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-""" + bm25.FTS_SCHEMA
+""" + SENTENCE_SCHEMA + bm25.FTS_SCHEMA
 
 _CHUNK_COLS = "id, chunk_id, doc_id, text, start_char, end_char, heading, page, content_hash"
 _DOC_COLS = "doc_id, source, meta, content_hash, questions, chunk_count"
+# Question vectors kept per Index: search and the answer's sentence scoring share one model call, and a
+# repeated question costs none (a few thousand 384-float vectors are a few MB).
+QUERY_VECTOR_CACHE = 4096
+# Chunks whose sentence records are kept decoded: a warm service reads each retrieved chunk's rows once.
+SENTENCE_CACHE = 50_000
 
 
 def chunk_search_text(title: str, heading: str, text: str) -> str:
@@ -91,7 +100,7 @@ class Index:
     """A read-only snapshot of one committed generation: chunk store, BM25 and vectors."""
 
     def __init__(self, root: Path, gen_dir: Path, manifest: dict, conn: sqlite3.Connection, vecs, embedder=None,
-                 postings: bm25_postings.Postings | None = None):
+                 postings: bm25_postings.Postings | None = None, sentence_vectors: np.ndarray | None = None):
         self.root = root
         self.gen_dir = gen_dir
         self.manifest = manifest
@@ -102,8 +111,11 @@ class Index:
         self._local.conn = conn
         self._vectors = vecs
         self._postings = postings  # None: BM25 queries go to FTS5 (an index written before postings existed)
-        self._lock = threading.Lock()  # guards self._conns
+        self._lock = threading.Lock()  # guards self._conns and the caches below
         self._doc_cache: dict[str, DocumentRecord] = {}
+        self._sentence_vectors = sentence_vectors  # float16 [rows, dim], memory-mapped
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._sentence_cache: OrderedDict[str, tuple[SentenceRecord, ...]] = OrderedDict()
 
     @classmethod
     def open(cls, path: str | Path | None = None, embedder=None, verify: bool = True) -> "Index":
@@ -120,6 +132,8 @@ class Index:
             chunk_count = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             vecs = vectors.load(gen / VECTORS)
             postings = bm25_postings.Postings.load(gen / POSTINGS) if POSTINGS in manifest.get("checksums", {}) else None
+            sentence_vectors = load_matrix(gen / SENTENCES)
+            sentence_rows = conn.execute("SELECT COALESCE(MAX(row) + 1, 0) FROM sentences").fetchone()[0]
         except (sqlite3.DatabaseError, RuntimeError, OSError, ValueError, KeyError) as exc:
             raise IndexCorrupt(f"{gen} cannot be read ({exc}): re-run `medcite ingest`") from exc
         if vecs.ntotal != chunk_count or chunk_count != manifest.get("counts", {}).get("chunks"):
@@ -130,7 +144,11 @@ class Index:
         if postings is not None and len(postings.rows) != chunk_count:
             raise IndexCorrupt(f"{gen} has BM25 postings for {len(postings.rows)} rows and {chunk_count} chunks: "
                                "re-run `medcite ingest`")
-        return cls(root, gen, manifest, conn, vecs, embedder, postings)
+        if sentence_vectors.shape != (manifest.get("counts", {}).get("sentence_vectors"), vecs.d) \
+                or sentence_rows > len(sentence_vectors):
+            raise IndexCorrupt(f"{gen} has sentence vectors of shape {sentence_vectors.shape} for {sentence_rows} "
+                               f"rows (manifest: {manifest.get('counts')}): re-run `medcite ingest`")
+        return cls(root, gen, manifest, conn, vecs, embedder, postings, sentence_vectors)
 
     def close(self) -> None:
         """Release the sqlite connection."""
@@ -176,12 +194,27 @@ class Index:
         ranking = dense if mode == "dense" else lexical if mode == "bm25" else fuse(dense, lexical, self.fusion)
         return [(cid, s, d.get(cid), b.get(cid)) for cid, s in ranking[:k]]
 
+    def query_vector(self, text: str) -> np.ndarray:
+        """The L2-normalised float32 [dim] vector dense search uses for text (cached: one model call per text)."""
+        with self._lock:
+            vec = self._query_vectors.get(text)
+            if vec is not None:
+                self._query_vectors.move_to_end(text)
+                return vec
+        if self.embedder is None:
+            raise ValueError("dense search needs an embedder: Index.open(path, embedder=...)")
+        vec = np.ascontiguousarray(self.embedder.embed([text])[0], dtype=np.float32)
+        vec.setflags(write=False)  # shared by every caller of the cache
+        with self._lock:
+            self._query_vectors[text] = vec
+            if len(self._query_vectors) > QUERY_VECTOR_CACHE:
+                self._query_vectors.popitem(last=False)
+        return vec
+
     def _dense(self, query, n, allowed_sql, params, query_vector) -> list[tuple[int, float]]:
         """Nearest chunks by cosine, within the filter."""
         if query_vector is None:
-            if self.embedder is None:
-                raise ValueError("dense search needs an embedder: Index.open(path, embedder=...)")
-            query_vector = self.embedder.embed([query])[0]
+            query_vector = self.query_vector(query)
         allowed = None
         if allowed_sql is not None:
             allowed = np.array([r[0] for r in self._rows(allowed_sql, params)], dtype=np.int64)
@@ -243,6 +276,38 @@ class Index:
                 raise IndexCorrupt(f"vector id {cid} has no chunk in {self.gen_dir}: re-run `medcite ingest`")
             hits.append(Hit(chunk, self.document(chunk.doc_id), float(score), dense, lexical))
         return hits
+
+    # --- sentences ----------------------------------------------------------------------------------
+
+    def sentences(self, chunk_ids: Sequence[str]) -> dict[str, tuple[SentenceRecord, ...]]:
+        """Every stored sentence of those chunks, in text order (an unknown chunk id maps to ())."""
+        out: dict[str, tuple[SentenceRecord, ...]] = {}
+        with self._lock:
+            for cid in chunk_ids:
+                if cid in self._sentence_cache:
+                    out[cid] = self._sentence_cache[cid]
+        missing = [cid for cid in dict.fromkeys(chunk_ids) if cid not in out]
+        if missing:
+            found: dict[str, list[SentenceRecord]] = {cid: [] for cid in missing}
+            rows = self._rows(
+                "SELECT c.chunk_id, s.start_char, s.end_char, s.row, s.cites FROM chunks c "
+                f"JOIN sentences s ON s.chunk_rowid = c.id WHERE c.chunk_id IN ({', '.join('?' * len(missing))}) "
+                "ORDER BY c.chunk_id, s.ordinal", tuple(missing))
+            for cid, start, end, row, cites in rows:
+                found[cid].append(SentenceRecord(cid, start, end, row, cites_from_json(cites)))
+            with self._lock:
+                for cid, records in found.items():
+                    out[cid] = self._sentence_cache[cid] = tuple(records)
+                while len(self._sentence_cache) > SENTENCE_CACHE:
+                    self._sentence_cache.popitem(last=False)
+        return {cid: out[cid] for cid in chunk_ids}
+
+    def sentence_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """float32 [len(rows), dim] L2-normalised vectors of those sentence rows (SentenceRecord.row)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        vecs = np.asarray(self._sentence_vectors[rows], dtype=np.float32)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.clip(norms, 1e-12, None)  # undo float16 rounding of the norm
 
     # --- lookups ------------------------------------------------------------------------------------
 

@@ -142,9 +142,10 @@ def test_corrupted_vectors_file_is_refused(literal_index):
 def test_manifest_records_settings_and_checksums(literal_index):
     gen = live_generation(literal_index)
     manifest = json.loads((gen / "manifest.json").read_text())
-    assert manifest["model"] == "fake-hash-64" and manifest["dim"] == 64 and manifest["format_version"] == 1
-    assert manifest["counts"] == {"documents": 4, "chunks": 4, "files": 0, "vectors": 4}
-    assert set(manifest["checksums"]) == {"store.sqlite", "vectors.faiss", "bm25.npz"}
+    assert manifest["model"] == "fake-hash-64" and manifest["dim"] == 64 and manifest["format_version"] == 2
+    assert manifest["counts"] == {"documents": 4, "chunks": 4, "files": 0, "vectors": 4, "sentences": 8,
+                                  "sentence_vectors": 8}
+    assert set(manifest["checksums"]) == {"store.sqlite", "vectors.faiss", "bm25.npz", "sentences.npy"}
     assert manifest["chunking"] == {"target_words": 180, "max_words": 250, "overlap_sentences": 1}
     assert (literal_index / CURRENT).read_text().strip() == gen.name
 
