@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
+import numpy as np
 
 from index.embedder import FakeEmbedder
-from index.types import DocumentRecord, Hit
+from index.sentence_store import chunk_sentence_spans
+from index.types import DocumentRecord, Hit, SentenceRecord
 from ingest.documents import Chunk, DocMeta, Document, Section, content_hash
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -24,9 +28,13 @@ def make_document(doc_id: str, title: str, sections: list[tuple[str, str]], **me
 
 
 class MemoryRetriever:
-    """search/document/chunks_of over literal documents: dense (FakeEmbedder) plus word overlap."""
+    """search/document/chunks_of and the sentence API of index.store.Index over literal documents: dense
+    (FakeEmbedder) plus word overlap; sentences split and embedded as ingest does (one row per distinct text).
 
-    def __init__(self, docs: list[Document], embedder=None, pages: dict[str, int] | None = None):
+    `cites` maps a sentence text to the CitedWorks its records carry."""
+
+    def __init__(self, docs: list[Document], embedder=None, pages: dict[str, int] | None = None,
+                 cites: dict | None = None):
         self.embedder = embedder or FakeEmbedder()
         self.docs = {d.doc_id: d for d in docs}
         self.chunks: list[Chunk] = []
@@ -36,6 +44,17 @@ class MemoryRetriever:
                 self.chunks.append(Chunk(f"{d.doc_id}#{n}", d.doc_id, d.text[s.start:s.end], s.start, s.end,
                                          s.heading, page, content_hash(d.text[s.start:s.end])))
         self.vectors = self.embedder.embed([self._search_text(c) for c in self.chunks])
+        row_of: dict[str, int] = {}
+        self.sentence_records: dict[str, tuple[SentenceRecord, ...]] = {}
+        for c in self.chunks:
+            records = []
+            for s, e in chunk_sentence_spans(c):
+                text = c.text[s:e]
+                row = row_of.setdefault(text, len(row_of))
+                records.append(SentenceRecord(c.chunk_id, s, e, row, tuple((cites or {}).get(text, ()))))
+            self.sentence_records[c.chunk_id] = tuple(records)
+        self.sentence_matrix = self.embedder.embed(list(row_of))
+        self.embedded: list[str] = []  # every question embedded, to check it happens once per answer
 
     def _search_text(self, c: Chunk) -> str:
         return f"{self.docs[c.doc_id].meta.title}\n{c.heading}\n{c.text}"
@@ -50,8 +69,18 @@ class MemoryRetriever:
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         return [c for c in self.chunks if c.doc_id == doc_id]
 
+    def query_vector(self, text: str) -> np.ndarray:
+        self.embedded.append(text)
+        return self.embedder.embed([text])[0]
+
+    def sentences(self, chunk_ids: Sequence[str]) -> dict[str, tuple[SentenceRecord, ...]]:
+        return {cid: self.sentence_records.get(cid, ()) for cid in chunk_ids}
+
+    def sentence_vectors(self, rows: np.ndarray) -> np.ndarray:
+        return self.sentence_matrix[np.asarray(rows, dtype=np.int64)]
+
     def search(self, query: str, k: int = 10, mode: str = "hybrid", filters=None) -> list[Hit]:
-        q = self.embedder.embed([query])[0]
+        q = self.query_vector(query)
         dense = self.vectors @ q
         qwords = set(_WORD.findall(query.lower()))
         hits = []

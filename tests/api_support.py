@@ -4,8 +4,11 @@ from __future__ import annotations
 import re
 import threading
 
+import numpy as np
+
 from index.embedder import FakeEmbedder
-from index.types import DocumentRecord, Hit
+from index.sentence_store import chunk_sentence_spans
+from index.types import DocumentRecord, Hit, SentenceRecord
 from ingest.documents import Chunk, DocMeta
 from service.app import create_app
 from service.settings import Settings
@@ -30,6 +33,14 @@ class FakeIndex:
             self.records[doc_id] = DocumentRecord(doc_id, f"corpus/{doc_id}.md", meta, "h" + doc_id, len(texts))
             self.chunks[doc_id] = [Chunk(f"{doc_id}#{n}", doc_id, t, 0, len(t), "Overview", 1)
                                    for n, t in enumerate(texts)]
+        self.embedder = FakeEmbedder()
+        self.sentence_records, texts = {}, []
+        for c in (c for chunks in self.chunks.values() for c in chunks):
+            spans = chunk_sentence_spans(c)
+            self.sentence_records[c.chunk_id] = tuple(
+                SentenceRecord(c.chunk_id, s, e, len(texts) + n) for n, (s, e) in enumerate(spans))
+            texts.extend(c.text[s:e] for s, e in spans)
+        self.sentence_matrix = self.embedder.embed(texts)
 
     def __len__(self):
         return sum(len(c) for c in self.chunks.values())
@@ -42,6 +53,15 @@ class FakeIndex:
 
     def chunks_of(self, doc_id):
         return list(self.chunks.get(doc_id, []))
+
+    def query_vector(self, text):
+        return self.embedder.embed([text])[0]
+
+    def sentences(self, chunk_ids):
+        return {cid: self.sentence_records.get(cid, ()) for cid in chunk_ids}
+
+    def sentence_vectors(self, rows):
+        return self.sentence_matrix[np.asarray(rows, dtype=np.int64)]
 
     def search(self, query, k=10, mode="hybrid", filters=None):
         words = set(_WORDS.findall(query.lower()))

@@ -187,3 +187,22 @@ def test_search_and_query_vector_share_one_model_call(tmp_path):
     assert calls == [["asthma inhalers"]] and hits[0].document.doc_id == "asthma"
     np.testing.assert_array_equal(vec, EMB.embed(["asthma inhalers"])[0])
     assert vec.dtype == np.float32 and not vec.flags.writeable
+
+
+def test_the_test_fakes_serve_the_same_sentence_api():
+    from tests.answer_helpers import MemoryRetriever, make_document
+    from tests.api_support import FakeIndex
+
+    fake = MemoryRetriever([make_document("list", "Pain", [("Causes", LIST_TEXT)])])
+    records = fake.sentences(["list#0", "nope#0"])
+    chunk = fake.chunks_of("list")[0]
+    assert [chunk.text[r.start:r.end] for r in records["list#0"]] == LIST_SENTENCES and records["nope#0"] == ()
+    np.testing.assert_array_equal(fake.sentence_vectors(np.array([r.row for r in records["list#0"]])),
+                                  EMB.embed(LIST_SENTENCES))
+    assert fake.search("facet joints", k=1)[0].chunk.chunk_id == "list#0" and fake.embedded == ["facet joints"]
+    api_fake = FakeIndex()
+    first = api_fake.sentences(["sij-2#1"])["sij-2#1"]
+    assert [api_fake.chunks_of("sij-2")[1].text[r.start:r.end] for r in first] == ["It is worse when standing up."]
+    np.testing.assert_array_equal(api_fake.sentence_vectors(np.array([first[0].row])),
+                                  EMB.embed(["It is worse when standing up."]))
+    np.testing.assert_array_equal(api_fake.query_vector("buttock"), EMB.embed(["buttock"])[0])
