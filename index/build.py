@@ -212,6 +212,7 @@ class IndexWriter:
         self._pending_chunks = sum(len(c) for _, c in self._pending)
         ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
         found = self.conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount > 0
+        self.conn.execute("DELETE FROM document_references WHERE doc_id = ?", (doc_id,))
         if ids:
             marks = ", ".join("?" * len(ids))
             self.conn.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})", ids)

@@ -34,6 +34,11 @@ CREATE TABLE IF NOT EXISTS sentences (
     cites TEXT NOT NULL DEFAULT '[]',  -- JSON [[marker, text, doi, pmid], ...]
     PRIMARY KEY (chunk_rowid, ordinal)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS document_references (  -- each document's own reference list, entries verbatim
+    doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL, number TEXT NOT NULL DEFAULT '',  -- printed number or ''
+    text TEXT NOT NULL, doi TEXT NOT NULL DEFAULT '', pmid TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (doc_id, ordinal)
+) WITHOUT ROWID;
 """
 
 
