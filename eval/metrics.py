@@ -50,6 +50,19 @@ def evaluate(run: Run, qrels: Iterable[Qrel], measures: Sequence) -> dict[str, f
     return {str(m): float(agg[m]) for m in measures}
 
 
+def per_query_scores(run: Run, qrels: Iterable[Qrel], measures: Sequence) -> dict[str, dict[str, float]]:
+    """query id -> measure name -> score, for every judged query (0 where the run has nothing for it).
+
+    The mean of these is what `evaluate` reports; comparisons test differences query by query.
+    """
+    qrels = list(qrels)
+    names = [str(m) for m in measures]
+    out = {q.query_id: dict.fromkeys(names, 0.0) for q in qrels}
+    for metric in ir_measures.iter_calc(list(measures), _qrels(qrels), _scored_docs(run)):
+        out.setdefault(metric.query_id, dict.fromkeys(names, 0.0))[str(metric.measure)] = float(metric.value)
+    return out
+
+
 def recall_curve(run: Run, qrels: Iterable[Qrel], cutoffs: Sequence[int] = RECALL_CUTOFFS) -> dict[int, float]:
     """Mean recall@k for each cutoff k."""
     measures = [ir_measures.R @ k for k in cutoffs]

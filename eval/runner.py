@@ -9,8 +9,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, TextIO
 
+from tqdm import tqdm
+
 from eval.beir import BeirDataset, load_beir
-from eval.metrics import DEFAULT_MEASURES, evaluate, parse_measures, percentiles, recall_curve, write_run
+from eval.metrics import (
+    DEFAULT_MEASURES, evaluate, parse_measures, per_query_scores, percentiles, recall_curve, write_run,
+)
 
 RETRIEVERS = ("bm25", "dense", "hybrid")
 RUN_DEPTH = 100  # documents ranked per query; R@100 needs 100
@@ -19,6 +23,9 @@ RUN_DEPTH = 100  # documents ranked per query; R@100 needs 100
 Ranker = Callable[[str, int], list[tuple[str, float]]]
 # question -> answer dict in the /ask contract shape
 Answerer = Callable[[str], Mapping]
+# question -> text of the top search hit (what the lead baseline quotes from)
+TopHit = Callable[[str], str]
+LEAD_MODE = "hybrid"  # answer_bench.py takes the lead from POST /search, whose default mode is hybrid
 
 
 @dataclass(frozen=True)
@@ -58,11 +65,17 @@ def subset(dataset: BeirDataset, max_queries: int | None) -> BeirDataset:
     return replace(dataset, queries=kept, qrels=tuple(q for q in dataset.qrels if q.query_id in kept))
 
 
-def rank_queries(name: str, queries: Mapping[str, str], ranker: Ranker, k: int = RUN_DEPTH) -> RetrieverRun:
+def bar(items, desc: str, progress: bool, total: int | None = None):
+    """A progress bar over the items on stderr (or the items themselves when progress is off)."""
+    return tqdm(items, desc=desc, total=total, unit="q", disable=not progress, file=sys.stderr, leave=False)
+
+
+def rank_queries(name: str, queries: Mapping[str, str], ranker: Ranker, k: int = RUN_DEPTH,
+                 progress: bool = False) -> RetrieverRun:
     """Rank every query, timing each one on its own for latency percentiles."""
     run: dict[str, list[tuple[str, float]]] = {}
     latencies: list[float] = []
-    for qid, text in queries.items():
+    for qid, text in bar(queries.items(), f"ranking with {name}", progress, total=len(queries)):
         t0 = time.perf_counter()
         ranked = ranker(text, k)
         latencies.append((time.perf_counter() - t0) * 1000.0)
@@ -131,17 +144,65 @@ def index_answerer(index, embedder, top_k: int = 5) -> Answerer | None:
     return lambda question: answer_to_dict(answer(question, index, embedder, top_k=top_k))
 
 
-def evaluate_answers(dataset: BeirDataset, answerer: Answerer, max_queries: int | None = None) -> dict:
+def index_top_hit(index) -> TopHit:
+    """The text of the index's best chunk for a question (empty when nothing matches), as POST /search gives it."""
+
+    def top(question: str) -> str:
+        hits = index.search(question, k=1, mode=LEAD_MODE)
+        return hits[0].chunk.text if hits else ""
+
+    return top
+
+
+class TimedAnswerer:
+    """Answers each question once and remembers how long it took (both answer checks ask the same questions)."""
+
+    def __init__(self, answerer: Answerer):
+        self.answerer = answerer
+        self.answers: dict[str, tuple[Mapping, float]] = {}
+
+    def __call__(self, question: str) -> tuple[Mapping, float]:
+        """(answer dict, milliseconds the answer took)."""
+        if question not in self.answers:
+            t0 = time.perf_counter()
+            result = self.answerer(question)
+            self.answers[question] = (result, (time.perf_counter() - t0) * 1000.0)
+        return self.answers[question]
+
+
+def evaluate_answers(dataset: BeirDataset, answerer: Answerer, max_queries: int | None = None,
+                     progress: bool = False) -> dict:
     """Answer each judged query and summarise faithfulness, citation validity, abstention and hits."""
     from eval.answers import check_answer, summarise
 
+    timed = answerer if isinstance(answerer, TimedAnswerer) else TimedAnswerer(answerer)
     checks, latencies = [], []
-    for qid, text in list(dataset.queries.items())[:max_queries]:
-        t0 = time.perf_counter()
-        result = answerer(text)
-        latencies.append((time.perf_counter() - t0) * 1000.0)
+    items = list(dataset.queries.items())[:max_queries]
+    for qid, text in bar(items, "checking answers", progress):
+        result, ms = timed(text)
+        latencies.append(ms)
         checks.append(check_answer(result, dataset.relevant(qid)))
     return {**summarise(checks), "latency_ms": percentiles(latencies)}
+
+
+def evaluate_answer_quality(gold, answerer: TimedAnswerer, top_hit: TopHit | None, progress: bool = False) -> dict:
+    """Score every gold-answered question's answer and the lead baseline (eval.answer_quality's figures)."""
+    from eval.answer_quality import aggregate, brief_answer, contract_problems, lead, score_answer, score_lead
+
+    per_query: dict[str, dict] = {}
+    for g in bar(gold, "scoring answers", progress):
+        result, answer_ms = answerer(g.question)
+        t0 = time.perf_counter()
+        lead_text = lead(top_hit(g.question)) if top_hit else None
+        lead_ms = (time.perf_counter() - t0) * 1000.0 if top_hit else None
+        lead_scores = score_lead(g, lead_text) if lead_text is not None else {}
+        per_query[g.query_id] = {
+            **score_answer(g, result), **lead_scores, "violations": contract_problems(result),
+            "answer_ms": answer_ms, "lead_ms": lead_ms, "answer": brief_answer(result), "lead": lead_text,
+            "ideal": g.ideal, "exact": list(g.exact),
+        }
+    answer_ms = [r["answer_ms"] for r in per_query.values()]
+    return {**aggregate(per_query), "latency_ms": percentiles(answer_ms), "per_query": per_query}
 
 
 def run_paths(output: Path, names: Iterable[str]) -> dict[str, Path]:
@@ -149,16 +210,42 @@ def run_paths(output: Path, names: Iterable[str]) -> dict[str, Path]:
     return {name: output.with_name(f"{output.stem}.{name}.run") for name in names}
 
 
+def _align(rows: list[list[str]]) -> list[str]:
+    """Rows as text columns: the first left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+            for r in rows]
+
+
+def _figure(value) -> str:
+    """A mean with four decimals, "-" when there was nothing to average."""
+    return "-" if value is None else f"{value:.4f}"
+
+
+def format_answer_quality(quality: Mapping) -> list[str]:
+    """The answer-quality table: each figure for the answers and for the lead baseline."""
+    from eval.answer_quality import ANSWER_MEASURES, LEAD_OF
+
+    rows = [["measure", "answer", "lead"]]
+    for m in ANSWER_MEASURES:
+        rows.append([m, _figure(quality.get(m)), _figure(quality.get(LEAD_OF[m])) if m in LEAD_OF else ""])
+    rows.append(["abstained", _figure(quality.get("abstained")), ""])
+    rows.append(["points", _figure(quality.get("points")), ""])
+    lat = quality.get("latency_ms", {})
+    return [f"answer quality ({quality['n']} questions with gold answers; lead = first two sentences of the top hit)",
+            *_align(rows),
+            f"contract violations: {quality['contract_violations']}; answer p50 {lat.get('p50', 0):.1f} ms, "
+            f"p95 {lat.get('p95', 0):.1f} ms"]
+
+
 def format_table(result: Mapping) -> str:
-    """Retrievers as rows, measures and latency as columns, then the answer-level line."""
+    """Retrievers as rows, measures and latency as columns, then the answer-level lines and tables."""
     measures = list(next(iter(result["retrievers"].values()), {}))
-    head = ["retriever", *measures, "p50 ms", "p95 ms"]
-    rows = [head]
+    rows = [["retriever", *measures, "p50 ms", "p95 ms"]]
     for name, scores in result["retrievers"].items():
         lat = result["latency_ms"].get(name, {})
         rows.append([name, *(f"{scores[m]:.4f}" for m in measures), f"{lat.get('p50', 0):.1f}", f"{lat.get('p95', 0):.1f}"])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines = _align(rows)
     ds = result["dataset"]
     lines.insert(0, f"{ds['path']}: {ds['documents']} documents, {ds['queries']} queries, {ds['qrels']} judgments; model {result['model']}")
     ans = result.get("answers")
@@ -170,7 +257,58 @@ def format_table(result: Mapping) -> str:
         )
     elif isinstance(ans, Mapping) and ans.get("skipped"):
         lines.append(f"answers: skipped ({ans['skipped']})")
+    if isinstance(result.get("answer_quality"), Mapping):
+        lines += format_answer_quality(result["answer_quality"])
+    per_query = result.get("time_per_query_ms")
+    if isinstance(per_query, Mapping):
+        parts = [f"{name} {ms:.1f}" for name, ms in per_query.get("retrieval", {}).items()]
+        parts += [f"{what} {per_query[what]:.1f}" for what in ("answer", "lead") if per_query.get(what) is not None]
+        lines.append("mean time per query (ms): " + ", ".join(parts))
     return "\n".join(lines)
+
+
+def parse_fusion(text: str | Mapping | None) -> dict:
+    """Fusion overrides from "alpha=0.6,method=convex" (or a mapping); values are converted later."""
+    if not text:
+        return {}
+    if isinstance(text, Mapping):
+        return dict(text)
+    out = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"--fusion expects KEY=VALUE[,KEY=VALUE], got {part.strip()!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def apply_fusion(index, overrides: Mapping) -> dict:
+    """Replace fields of the index's fusion settings for this run (the index on disk is not changed).
+
+    Each value takes the type of the field it replaces, so the same KEY=VALUE works whatever the fields are.
+    """
+    from dataclasses import fields as dc_fields
+
+    current = index.fusion
+    known = {f.name: getattr(current, f.name) for f in dc_fields(current)}
+    unknown = [k for k in overrides if k not in known]
+    if unknown:
+        raise ValueError(f"unknown fusion setting(s) {', '.join(unknown)}: choose from {', '.join(known)}")
+    converted = {}
+    for key, value in overrides.items():
+        kind = type(known[key])
+        try:
+            converted[key] = value if isinstance(value, kind) else kind(value)
+        except ValueError:
+            raise ValueError(f"--fusion {key}={value}: expected {kind.__name__}") from None
+    index.fusion = replace(current, **converted)
+    return index.fusion.to_dict() if hasattr(index.fusion, "to_dict") else dict(index.fusion.__dict__)
+
+
+def mean_ms(values: Iterable[float | None]) -> float | None:
+    """Mean of the timings that exist, rounded to microseconds."""
+    kept = [v for v in values if v is not None]
+    return round(sum(kept) / len(kept), 3) if kept else None
 
 
 def run_eval(
@@ -187,19 +325,33 @@ def run_eval(
     embedder=None,
     rankers: Mapping[str, Ranker] | None = None,
     answerer: Answerer | None = None,
+    top_hit: TopHit | None = None,
+    fusion: str | Mapping | None = None,
+    baseline: str | Path | None = None,
+    report: str | Path | None = None,
     ingest: bool = True,
     stdout: TextIO | None = None,
     progress: bool = True,
 ) -> dict:
     """Evaluate retrievers (and answers) on a BEIR dataset; print a table, write JSON/run files/plot; return the JSON.
 
-    `rankers` replaces the index (tests, other systems); `answerer` replaces service.answer;
-    `ingest=False` evaluates an existing index without adding the corpus to it.
+    `rankers` replaces the index (tests, other systems); `answerer` replaces service.answer and `top_hit` the
+    index's search for the lead baseline; `fusion` overrides hybrid fusion settings for this run;
+    `baseline` compares this run with an earlier output; `ingest=False` evaluates an existing index as it is.
     """
+    from eval.answer_quality import ANSWERS_FILE, load_gold
+
+    out = stdout or sys.stdout
     ds = subset(load_beir(dataset), max_queries)
     parsed = parse_measures(measures)
     names = parse_retrievers(retrievers, known=rankers.keys() if rankers is not None else RETRIEVERS)
-    index, model, chunks, settings = None, getattr(embedder, "name", ""), 0, {}
+    overrides = parse_fusion(fusion)
+    baseline_result = None
+    if baseline:
+        from eval.compare import load_output
+
+        baseline_result = load_output(Path(baseline))  # fail before the long run, not after it
+    index, model, chunks, settings, fusion_used = None, getattr(embedder, "name", ""), 0, {}, None
     if rankers is None:
         if embedder is None:
             from index.embedder import load_embedder
@@ -208,29 +360,50 @@ def run_eval(
         model = embedder.name
         index_dir = Path(index_dir) if index_dir else default_index_dir(Path(dataset), model)
         index = open_index(ds, index_dir, embedder, progress=progress, ingest=ingest)
+        if overrides:
+            fusion_used = apply_fusion(index, overrides)
         rankers = {name: index_ranker(index, name) for name in names}
         manifest = getattr(index, "manifest", {}) or {}
         model, chunks, settings = manifest.get("model", model), len(index), index_settings(manifest)
-    runs = []
-    for name in names:
-        if progress:
-            print(f"ranking {len(ds.queries)} queries with {name}", file=sys.stderr)
-        runs.append(rank_queries(name, ds.queries, rankers[name]))
+    elif overrides:
+        raise ValueError("--fusion needs an index (it changes how hybrid search fuses its rankings)")
+    runs = [rank_queries(name, ds.queries, rankers[name], progress=progress) for name in names]
+    curves = {r.name: recall_curve(r.run, ds.qrels) for r in runs}
     result = {
         "dataset": {"path": str(dataset), "documents": ds.documents, "queries": len(ds.queries), "qrels": len(ds.qrels)},
         "model": model,
-        "index": {"chunks": chunks, "settings": settings},
+        "index": {"chunks": chunks, "settings": settings, **({"fusion": fusion_used} if fusion_used else {})},
         "retrievers": {r.name: evaluate(r.run, ds.qrels, parsed) for r in runs},
         "latency_ms": {r.name: percentiles(r.latencies_ms) for r in runs},
+        "options": {"max_queries": max_queries, "fusion": {k: str(v) for k, v in overrides.items()}},
+        "per_query": {
+            "questions": dict(ds.queries),
+            "retrievers": {r.name: per_query_scores(r.run, ds.qrels, parsed) for r in runs},
+            "retrieval_ms": {r.name: {q: round(ms, 3) for q, ms in zip(r.run, r.latencies_ms)} for r in runs},
+        },
+        "recall_curves": {name: {str(k): v for k, v in curve.items()} for name, curve in curves.items()},
+        "time_per_query_ms": {"retrieval": {r.name: mean_ms(r.latencies_ms) for r in runs}},
     }
     if answers:
         answerer = answerer or (index_answerer(index, embedder) if index is not None else None)
         if answerer is None:
             result["answers"] = {"skipped": "no answer service (service.answer) available"}
         else:
-            if progress:
-                print(f"answering {min(len(ds.queries), answer_queries or len(ds.queries))} queries", file=sys.stderr)
-            result["answers"] = evaluate_answers(ds, answerer, answer_queries)
+            timed = TimedAnswerer(answerer)
+            result["answers"] = evaluate_answers(ds, timed, answer_queries, progress=progress)
+            gold_path = Path(dataset) / ANSWERS_FILE
+            if gold_path.is_file():
+                gold = load_gold(gold_path, load_queries_of(Path(dataset)))[:max_queries]
+                top_hit = top_hit or (index_top_hit(index) if index is not None else None)
+                quality = evaluate_answer_quality(gold, timed, top_hit, progress=progress)
+                result["answer_quality"] = quality
+                result["per_query"]["questions"].update({g.query_id: g.question for g in gold})
+                result["time_per_query_ms"]["lead"] = mean_ms(r["lead_ms"] for r in quality["per_query"].values())
+            result["time_per_query_ms"]["answer"] = mean_ms(ms for _, ms in timed.answers.values())
+    if baseline_result is not None:
+        from eval.compare import compare
+
+        result["comparison"] = compare(baseline_result, result, a_name=Path(baseline).name, b_name="this run")
     if output:
         output = Path(output)
         paths = run_paths(output, names)
@@ -242,7 +415,39 @@ def run_eval(
     if plot:
         from eval.plot import plot_recall
 
-        curves = {r.name: recall_curve(r.run, ds.qrels) for r in runs}
         plot_recall(curves, Path(plot), title=f"Recall@k on {Path(dataset).name} ({len(ds.queries)} queries)")
-    print(format_table(result), file=stdout or sys.stdout)
+    if report:
+        from eval.report import write_report
+
+        write_report(result, Path(report))
+    print(format_table(result), file=out)
+    if "comparison" in result:
+        from eval.compare import format_comparison
+
+        print(format_comparison(result["comparison"]), file=out)
     return result
+
+
+def load_queries_of(dataset: Path) -> dict[str, str]:
+    """Every query of the dataset (answers.jsonl may answer queries that have no judgments)."""
+    from eval.beir import load_queries
+
+    return load_queries(dataset / "queries.jsonl")
+
+
+def compare_outputs(a: str | Path, b: str | Path, output: str | Path | None = None, report: str | Path | None = None,
+                    stdout: TextIO | None = None) -> dict:
+    """`medcite eval --compare A.json B.json`: print B against A; write the comparison JSON and a report of B."""
+    from eval.compare import compare, format_comparison, load_output
+
+    first, second = load_output(Path(a)), load_output(Path(b))
+    comparison = compare(first, second, a_name=Path(a).name, b_name=Path(b).name)
+    print(format_comparison(comparison), file=stdout or sys.stdout)
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(json.dumps(comparison, indent=2) + "\n", encoding="utf-8")
+    if report:
+        from eval.report import write_report
+
+        write_report({**second, "comparison": comparison}, Path(report))
+    return comparison

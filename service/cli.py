@@ -60,9 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate retrieval (and answers) on a BEIR dataset", formatter_class=raw,
                        epilog="examples:\n  medcite eval --dataset data/medquad-dev\n"
                               "  medcite eval --dataset data/medquad-dev --retrievers bm25,hybrid "
-                              "--output eval.json --plot eval.png")
-    p.add_argument("--dataset", required=True, type=Path, metavar="DIR",
-                   help="folder with corpus.jsonl, queries.jsonl and qrels/test.tsv")
+                              "--output eval.json --plot eval.png\n"
+                              "  medcite eval --dataset data/pubmedqa --output b.json --baseline a.json --report b.html\n"
+                              "  medcite eval --compare a.json b.json --report b.html")
+    p.add_argument("--dataset", type=Path, metavar="DIR",
+                   help="folder with corpus.jsonl, queries.jsonl and qrels/test.tsv (answers.jsonl optional)")
     index_arg(p)
     p.add_argument("--retrievers", default="bm25,dense,hybrid", help="comma-separated (default: %(default)s)")
     p.add_argument("--measures", default=None, help="ir-measures names, comma-separated (default: the contract's)")
@@ -70,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", type=Path, default=None, metavar="FILE.png")
     p.add_argument("--max-queries", type=int, default=None, metavar="N",
                    help="evaluate only the first N judged queries (a quick check)")
+    p.add_argument("--fusion", default=None, metavar="KEY=VALUE[,...]",
+                   help="override hybrid fusion settings for this run, e.g. alpha=0.6 (the index is not changed)")
+    p.add_argument("--report", type=Path, default=None, metavar="FILE.html",
+                   help="write a self-contained HTML report (tables, curves, comparison, per-query answers)")
+    p.add_argument("--baseline", type=Path, default=None, metavar="A.json",
+                   help="compare this run with an earlier --output, query by query")
+    p.add_argument("--compare", type=Path, nargs=2, default=None, metavar=("A.json", "B.json"),
+                   help="compare two earlier --output files (B against A) without running anything")
     return parser
 
 
@@ -143,9 +153,25 @@ def cmd_serve(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    """Delegate to eval.runner (it prints its table and writes the files)."""
-    from eval.runner import run_eval
+    """Delegate to eval.runner (it prints its tables and writes the files)."""
+    from eval.compare import CompareError
+    from eval.runner import compare_outputs, run_eval
 
+    try:
+        if args.compare:
+            compare_outputs(*args.compare, output=args.output, report=args.report)
+        else:
+            evaluate(args, run_eval)
+    except CompareError as exc:
+        raise CliError(str(exc)) from None
+    for path in (args.output, args.report):
+        if path:
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def evaluate(args, run_eval) -> None:
+    """One evaluation run of `medcite eval --dataset`."""
     if not args.dataset.is_dir():
         raise CliError(f"no dataset folder at {args.dataset}")
     if args.max_queries is not None and args.max_queries < 1:
@@ -154,10 +180,8 @@ def cmd_eval(args) -> int:
     if args.max_queries is not None:
         kwargs["max_queries"] = args.max_queries
     run_eval(args.dataset, args.index or (Path(os.environ["MEDCITE_INDEX"]) if os.environ.get("MEDCITE_INDEX") else None),
-             args.retrievers, output=args.output, plot=args.plot, **kwargs)
-    if args.output:
-        print(f"wrote {args.output}", file=sys.stderr)
-    return 0
+             args.retrievers, output=args.output, plot=args.plot, fusion=args.fusion, baseline=args.baseline,
+             report=args.report, progress=sys.stderr.isatty(), **kwargs)
 
 
 COMMANDS = {"ingest": cmd_ingest, "serve": cmd_serve, "ask": cmd_ask, "eval": cmd_eval}
@@ -173,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the question must not be empty")
     if args.command == "ask" and not 1 <= args.top_k <= 20:
         parser.error("--top-k must be between 1 and 20")
+    if args.command == "eval" and (args.dataset is None) == (args.compare is None):
+        parser.error("eval needs --dataset DIR, or --compare A.json B.json (not both)")
     try:
         return COMMANDS[args.command](args)
     except CliError as exc:
