@@ -6,6 +6,8 @@ links are only http(s) URLs, and the script reads the page's DOM, never data as 
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import math
 from pathlib import Path
@@ -15,24 +17,25 @@ from eval.answer_quality import ANSWER_MEASURES, LEAD_OF
 
 # the per-query table's answer columns (means are in the answer table)
 ANSWER_COLUMNS = ("summary_gold", "point_prec", "snip_recall", "rouge2_r", "rouge2_p", "lead_rouge2_r")
-CURVE_WIDTH, CURVE_HEIGHT, CURVE_MARGIN = 560, 320, 48  # SVG size in px, and room for the axes' labels
+CURVE_WIDTH, CURVE_HEIGHT, CURVE_MARGIN = 440, 300, 44  # plot size in px, and room for the axes' labels
+LEGEND_WIDTH = 170  # px right of the plot for the legend
 # distinguishable on white and for common colour-vision deficiencies (Okabe & Ito's palette)
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 SAFE_SCHEMES = ("http://", "https://")
 
 CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#1b1b1b}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1400px;padding:16px 24px;color:#1b1b1b}
 h1{font-size:22px;margin:4px 0 2px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 h3{font-size:15px;margin:14px 0 6px}.meta{color:#555}
 table{border-collapse:collapse;margin:6px 0 10px}th,td{padding:3px 8px;border-bottom:1px solid #e5e5e5;text-align:right;vertical-align:top}
-th:first-child,td:first-child,td.text,th.text{text-align:left}th{background:#f4f4f4;position:sticky;top:0}
+th:first-child,td:first-child,td.text,th.text{text-align:left}th{background:#f4f4f4;position:sticky;top:0;white-space:nowrap}
 #queries th{cursor:pointer;user-select:none}#queries th[aria-sort=ascending]::after{content:" \\25B2"}
 #queries th[aria-sort=descending]::after{content:" \\25BC"}#queries td.text{max-width:520px}
 .up{color:#006d2c}.down{color:#b30000}.sig{font-weight:600}.muted{color:#777}
 .answer{border:1px solid #ddd;border-radius:6px;padding:8px 14px;margin:10px 0}.answer:target{border-color:#0072B2;box-shadow:0 0 0 3px #cfe3f5}
 .gold{background:#f6faf2;border-left:3px solid #3c8d2f;padding:4px 10px}.lead{background:#f7f7f7;border-left:3px solid #999;padding:4px 10px}
 .cite{font-size:11px;vertical-align:super;color:#0072B2}.violations{color:#b30000}
-#filter{padding:4px 8px;width:320px}svg text{font:11px system-ui,sans-serif}
+#filter{padding:4px 8px;width:320px}.row{display:flex;flex-wrap:wrap;gap:8px 48px;align-items:flex-start}.row>section{max-width:640px}svg text{font:11px system-ui,sans-serif}
 """
 
 SCRIPT = """
@@ -156,7 +159,8 @@ def curves_svg(curves: Mapping[str, Mapping[str, float]], baseline: Mapping[str,
     ks = sorted({int(k) for _, c, _ in series for k in c})
     if not ks:
         return ""
-    out = [f'<svg id="recall-curves" xmlns="http://www.w3.org/2000/svg" width="{CURVE_WIDTH}" height="{CURVE_HEIGHT}" '
+    out = [f'<svg id="recall-curves" xmlns="http://www.w3.org/2000/svg" width="{CURVE_WIDTH + LEGEND_WIDTH}" '
+           f'height="{CURVE_HEIGHT}" '
            f'role="img" aria-label="recall at k">']
     for v in (0, 0.25, 0.5, 0.75, 1.0):
         out.append(f'<line x1="{CURVE_MARGIN}" x2="{CURVE_WIDTH - CURVE_MARGIN}" y1="{_y(v):.1f}" y2="{_y(v):.1f}" '
@@ -173,8 +177,8 @@ def curves_svg(curves: Mapping[str, Mapping[str, float]], baseline: Mapping[str,
         out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} points="{pts}"><title>{esc(name)}'
                    f'</title></polyline>')
         y = CURVE_MARGIN + 4 + 16 * i
-        out.append(f'<line x1="{CURVE_WIDTH - 190}" x2="{CURVE_WIDTH - 170}" y1="{y}" y2="{y}" stroke="{colour}" '
-                   f'stroke-width="2"{dash}/><text x="{CURVE_WIDTH - 164}" y="{y + 4}">{esc(name)}</text>')
+        out.append(f'<line x1="{CURVE_WIDTH}" x2="{CURVE_WIDTH + 20}" y1="{y}" y2="{y}" stroke="{colour}" '
+                   f'stroke-width="2"{dash}/><text x="{CURVE_WIDTH + 26}" y="{y + 4}">{esc(name)}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -316,25 +320,35 @@ def header(result: Mapping) -> str:
              f"{esc((result.get('index') or {}).get('chunks'))} chunks.</p>"]
     if fusion:
         lines.append(f"<p class=meta>Hybrid fusion: {esc(', '.join(f'{k}={v}' for k, v in fusion.items()))}"
-                     + (f" (overridden: {esc(options['fusion'])})" if options.get("fusion") else "") + "</p>")
+                     + (f" (set for this run: {esc(', '.join(f'{k}={v}' for k, v in options['fusion'].items()))})"
+                        if options.get("fusion") else "") + "</p>")
     return "".join(lines)
+
+
+def side_by_side(sections: Sequence[str]) -> str:
+    """Sections next to each other when the window is wide enough, stacked otherwise."""
+    return '<div class="row">' + "".join(f"<section>{s}</section>" for s in sections) + "</div>"
+
+
+def script_hash() -> str:
+    """The CSP hash of the page's one script: nothing else may run, even if escaping ever failed."""
+    return "sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode("ascii")
 
 
 def render_report(result: Mapping) -> str:
     """The whole report page as one HTML string."""
     anchors = anchors_of(result)
     curves = curves_svg(result.get("recall_curves") or {}, (result.get("comparison") or {}).get("a_recall_curves"))
-    body = [header(result), retrieval_section(result)]
-    if curves:
-        body.append("<h2 id=curves>Recall@k</h2>" + curves)
-    body.append(answer_section(result))
+    first = [retrieval_section(result)] + (["<h2 id=curves>Recall@k</h2>" + curves] if curves else [])
+    second = [answer_section(result)]
     if result.get("comparison"):
-        body.append(comparison_section(result["comparison"], anchors))
-    body += [queries_section(result, anchors), answers_section(result, anchors)]
+        second.append(comparison_section(result["comparison"], anchors))
+    body = [header(result), side_by_side(first), side_by_side(second), queries_section(result, anchors),
+            answers_section(result, anchors)]
     return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
             "<meta name=viewport content=\"width=device-width, initial-scale=1\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-            "script-src 'unsafe-inline'; img-src data:\">"
+            f"script-src '{script_hash()}'; img-src data:\">"
             f"<title>medcite evaluation</title><style>{CSS}</style></head><body>{''.join(body)}"
             f"<script>{SCRIPT}</script></body></html>\n")
 

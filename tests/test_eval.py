@@ -93,7 +93,16 @@ def test_perfect_run_scores_one_and_json_has_the_contract_shape(tiny, tmp_path):
                       rankers=rankers, answers=False, stdout=stdout, progress=False)
     on_disk = json.loads(out.read_text())
     assert on_disk == result
-    assert set(result) == {"dataset", "model", "index", "retrievers", "latency_ms", "runs"}
+    # the contract's keys, then additions (new keys never replace the contract's)
+    assert set(result) == {"dataset", "model", "index", "retrievers", "latency_ms", "runs",
+                           "options", "per_query", "recall_curves", "time_per_query_ms"}
+    # per-query scores average to the reported means
+    for name, scores in result["per_query"]["retrievers"].items():
+        assert list(scores) == list(ds.queries)
+        for measure, mean in result["retrievers"][name].items():
+            assert sum(s[measure] for s in scores.values()) / len(scores) == pytest.approx(mean)
+    assert result["recall_curves"]["bm25"]["100"] == 1.0
+    assert set(result["per_query"]["retrieval_ms"]["dense"]) == set(ds.queries)
     assert result["dataset"] == {"path": str(TINY), "documents": 6, "queries": 4, "qrels": 6}
     assert set(result["index"]) == {"chunks", "settings"}
     assert isinstance(result["model"], str)
@@ -130,6 +139,9 @@ def test_numbers_equal_an_independent_ir_measures_call_on_the_run_files(tiny, tm
     assert result["retrievers"]["bm25"]["RR@10"] == pytest.approx(0.625)
     # dense: aspirin 1, insulin never, scurvy at 3, measles-vaccine at 1 -> RR (1+0+1/3+1)/4
     assert result["retrievers"]["dense"]["RR@10"] == pytest.approx((1 + 1 / 3 + 1) / 4)
+    # a query the run has nothing for scores 0 in the per-query scores too
+    assert result["per_query"]["retrievers"]["bm25"]["q-scurvy"]["RR@10"] == 0.0
+    assert result["per_query"]["retrievers"]["dense"]["q-scurvy"]["RR@10"] == pytest.approx(1 / 3)
     # R@100 counts relevance >= 1: q-measles in dense finds 1 of 2 relevant
     assert result["retrievers"]["dense"]["R@100"] == pytest.approx((1 + 0 + 1 + 0.5) / 4)
 
