@@ -30,7 +30,7 @@ h3{font-size:15px;margin:14px 0 6px}.meta{color:#555}
 table{border-collapse:collapse;margin:6px 0 10px}th,td{padding:3px 8px;border-bottom:1px solid #e5e5e5;text-align:right;vertical-align:top}
 th:first-child,td:first-child,td.text,th.text{text-align:left}th{background:#f4f4f4;position:sticky;top:0;white-space:nowrap}
 #queries th{cursor:pointer;user-select:none}#queries th[aria-sort=ascending]::after{content:" \\25B2"}
-#queries th[aria-sort=descending]::after{content:" \\25BC"}#queries td.text{max-width:520px}
+#queries th[aria-sort=descending]::after{content:" \\25BC"}#queries td.text{max-width:520px}#queries th:nth-child(2){text-align:left}
 .up{color:#006d2c}.down{color:#b30000}.sig{font-weight:600}.muted{color:#777}
 .answer{border:1px solid #ddd;border-radius:6px;padding:8px 14px;margin:10px 0}.answer:target{border-color:#0072B2;box-shadow:0 0 0 3px #cfe3f5}
 .gold{background:#f6faf2;border-left:3px solid #3c8d2f;padding:4px 10px}.lead{background:#f7f7f7;border-left:3px solid #999;padding:4px 10px}
@@ -263,6 +263,12 @@ def _markers(numbers: Iterable[int]) -> str:
     return "".join(f'<span class="cite">[{esc(n)}]</span>' for n in numbers)
 
 
+def source_name(source: Any) -> str:
+    """A reference's source as the report shows it: a URL as it is, a file by its name (no server paths)."""
+    text = str(source or "")
+    return text if text.lower().startswith(SAFE_SCHEMES) else Path(text).name
+
+
 def answer_article(qid: str, anchor: str, question: str, record: Mapping) -> str:
     """One question's answer (summary, points, references), its gold answer and the lead baseline."""
     ans = record.get("answer") or {}
@@ -281,7 +287,7 @@ def answer_article(qid: str, anchor: str, question: str, record: Mapping) -> str
     if items:
         parts.append(f'<ul class="points">{"".join(items)}</ul>')
     refs = "".join(f'<li value="{int(r.get("number", 0))}">{link(r.get("url"), r.get("title") or r.get("doc_id"))}'
-                   f' <span class="muted">{esc(r.get("source") or "")}</span></li>' for r in ans.get("references") or [])
+                   f' <span class="muted">{esc(source_name(r.get("source")))}</span></li>' for r in ans.get("references") or [])
     if refs:
         parts.append(f'<h4>References</h4><ol class="references">{refs}</ol>')
     if ans.get("uncovered"):

@@ -23,7 +23,8 @@ def result(question: str, ideal: str = "Gold.", url: str = "https://example.org/
                 "ideal": ideal, "exact": [], "lead": "Lead.",
                 "answer": {"abstained": False, "summary": "S.", "summary_citations": [1],
                            "points": [{"text": "P.", "citations": [1], "section": "Treatment"}],
-                           "references": [{"number": 1, "title": "T & U", "url": url}]}}},
+                           "references": [{"number": 1, "title": "T & U", "url": url,
+                                           "source": "/srv/data/corpus.jsonl"}]}}},
         },
     }
 
@@ -47,6 +48,7 @@ def test_page_is_self_contained_and_only_its_own_script_may_run():
     assert f"script-src 'sha256-{digest}'" in page and "default-src 'none'" in page
     assert f"<script>{SCRIPT}</script>" in page
     assert '<a href="https://example.org/a" rel="noopener noreferrer">T &amp; U</a>' in page
+    assert "corpus.jsonl" in page and "/srv/data" not in page  # a file source by its name, never a server path
 
 
 def test_recall_curves_are_inline_svg_on_a_log_axis():
