@@ -339,10 +339,9 @@ def run_eval(
     index's search for the lead baseline; `fusion` overrides hybrid fusion settings for this run;
     `baseline` compares this run with an earlier output; `ingest=False` evaluates an existing index as it is.
     """
-    from eval.answer_quality import ANSWERS_FILE, load_gold
-
     out = stdout or sys.stdout
     ds = subset(load_beir(dataset), max_queries)
+    gold = load_gold_answers(Path(dataset), max_queries) if answers else []  # a bad answers.jsonl fails now
     parsed = parse_measures(measures)
     names = parse_retrievers(retrievers, known=rankers.keys() if rankers is not None else RETRIEVERS)
     overrides = parse_fusion(fusion)
@@ -386,20 +385,8 @@ def run_eval(
     }
     if answers:
         answerer = answerer or (index_answerer(index, embedder) if index is not None else None)
-        if answerer is None:
-            result["answers"] = {"skipped": "no answer service (service.answer) available"}
-        else:
-            timed = TimedAnswerer(answerer)
-            result["answers"] = evaluate_answers(ds, timed, answer_queries, progress=progress)
-            gold_path = Path(dataset) / ANSWERS_FILE
-            if gold_path.is_file():
-                gold = load_gold(gold_path, load_queries_of(Path(dataset)))[:max_queries]
-                top_hit = top_hit or (index_top_hit(index) if index is not None else None)
-                quality = evaluate_answer_quality(gold, timed, top_hit, progress=progress)
-                result["answer_quality"] = quality
-                result["per_query"]["questions"].update({g.query_id: g.question for g in gold})
-                result["time_per_query_ms"]["lead"] = mean_ms(r["lead_ms"] for r in quality["per_query"].values())
-            result["time_per_query_ms"]["answer"] = mean_ms(ms for _, ms in timed.answers.values())
+        top_hit = top_hit or (index_top_hit(index) if index is not None else None)
+        add_answer_results(result, ds, gold, answerer, top_hit, answer_queries, progress)
     if baseline_result is not None:
         from eval.compare import compare
 
@@ -428,11 +415,32 @@ def run_eval(
     return result
 
 
-def load_queries_of(dataset: Path) -> dict[str, str]:
-    """Every query of the dataset (answers.jsonl may answer queries that have no judgments)."""
+def load_gold_answers(dataset: Path, max_queries: int | None = None) -> list:
+    """The dataset's gold answers (the first `max_queries`), or [] when it has no answers.jsonl.
+
+    Every query may have one, judged or not (answer_bench.py asks them all).
+    """
+    from eval.answer_quality import ANSWERS_FILE, load_gold
     from eval.beir import load_queries
 
-    return load_queries(dataset / "queries.jsonl")
+    path = dataset / ANSWERS_FILE
+    return load_gold(path, load_queries(dataset / "queries.jsonl"))[:max_queries] if path.is_file() else []
+
+
+def add_answer_results(result: dict, ds: BeirDataset, gold: list, answerer: Answerer | None, top_hit: TopHit | None,
+                       answer_queries: int | None, progress: bool) -> None:
+    """Answer the questions once; add the answer checks, answer quality (with gold answers) and their timings."""
+    if answerer is None:
+        result["answers"] = {"skipped": "no answer service (service.answer) available"}
+        return
+    timed = TimedAnswerer(answerer)
+    result["answers"] = evaluate_answers(ds, timed, answer_queries, progress=progress)
+    if gold:
+        quality = evaluate_answer_quality(gold, timed, top_hit, progress=progress)
+        result["answer_quality"] = quality
+        result["per_query"]["questions"].update({g.query_id: g.question for g in gold})
+        result["time_per_query_ms"]["lead"] = mean_ms(r["lead_ms"] for r in quality["per_query"].values())
+    result["time_per_query_ms"]["answer"] = mean_ms(ms for _, ms in timed.answers.values())
 
 
 def compare_outputs(a: str | Path, b: str | Path, output: str | Path | None = None, report: str | Path | None = None,

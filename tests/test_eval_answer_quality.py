@@ -225,3 +225,21 @@ def test_medcite_eval_equals_answer_bench_against_a_server_on_the_same_index(tmp
         if not r["abstained"]:
             assert (r["answer"]["summary"], [x["text"] for x in r["answer"]["points"]]) == (p["summary"], p["points"])
             assert r["summary_gold"] is p["summary_gold"]
+
+
+def test_a_bad_answers_file_fails_before_anything_is_ranked(tmp_path):
+    import shutil
+
+    from eval.beir import DatasetError
+    from eval.runner import run_eval
+
+    shutil.copytree(TINY, tmp_path / "ds")
+    with (tmp_path / "ds" / "answers.jsonl").open("a") as fh:
+        fh.write("{broken\n")
+
+    def never(text, k):
+        raise AssertionError("ranked before the gold answers were read")
+
+    with pytest.raises(DatasetError, match=r"answers.jsonl:10: invalid JSON"):
+        run_eval(tmp_path / "ds", rankers={"bm25": never}, retrievers="bm25", answerer=lambda q: {}, stdout=io.StringIO(),
+                 progress=False)
