@@ -185,13 +185,23 @@ def evaluate_answers(dataset: BeirDataset, answerer: Answerer, max_queries: int 
     return {**summarise(checks), "latency_ms": percentiles(latencies)}
 
 
+def contract_dict(answer) -> Mapping:
+    """An answer as the /ask JSON: dicts as they are, the core Answer through the HTTP response model."""
+    if isinstance(answer, Mapping):
+        return answer
+    from service.schemas import AnswerOut
+
+    return AnswerOut.from_answer(answer).model_dump(mode="json")
+
+
 def evaluate_answer_quality(gold, answerer: TimedAnswerer, top_hit: TopHit | None, progress: bool = False) -> dict:
     """Score every gold-answered question's answer and the lead baseline (eval.answer_quality's figures)."""
     from eval.answer_quality import aggregate, brief_answer, contract_problems, lead, score_answer, score_lead
 
     per_query: dict[str, dict] = {}
     for g in bar(gold, "scoring answers", progress):
-        result, answer_ms = answerer(g.question)
+        answer, answer_ms = answerer(g.question)
+        result = contract_dict(answer)
         t0 = time.perf_counter()
         lead_text = lead(top_hit(g.question)) if top_hit else None
         lead_ms = (time.perf_counter() - t0) * 1000.0 if top_hit else None

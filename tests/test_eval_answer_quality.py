@@ -243,3 +243,18 @@ def test_a_bad_answers_file_fails_before_anything_is_ranked(tmp_path):
     with pytest.raises(DatasetError, match=r"answers.jsonl:10: invalid JSON"):
         run_eval(tmp_path / "ds", rankers={"bm25": never}, retrievers="bm25", answerer=lambda q: {}, stdout=io.StringIO(),
                  progress=False)
+
+
+def test_progress_bars_over_questions_go_to_stderr(capsys):
+    from eval.runner import run_eval
+
+    abstain = {"abstained": True, "summary": "No.", "summary_citations": [], "points": [], "references": [],
+               "disclaimer": "d"}
+    result = run_eval(TINY, retrievers="bm25", measures="RR@10", rankers={"bm25": lambda text, k: []},
+                      answerer=lambda q: abstain, top_hit=lambda q: "Lead one. Lead two. Three.", progress=True)
+    captured = capsys.readouterr()
+    for bar in ("ranking with bm25", "checking answers", "scoring answers"):
+        assert bar in captured.err and bar not in captured.out
+    assert "scoring answers:   0%|          | 0/7" in captured.err  # over the 7 gold-answered questions
+    assert result["answer_quality"]["per_query"]["q-gout"]["lead"] == "Lead one. Lead two."
+    assert set(result["time_per_query_ms"]) == {"retrieval", "answer", "lead"}
