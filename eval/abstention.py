@@ -120,8 +120,9 @@ def main(argv=None) -> int:
     p.add_argument("--offtopic", type=Path, default=OFFTOPIC)
     args = p.parse_args(argv)
     from index.embedder import load_embedder
+    from service.settings import Settings
 
-    embedder = load_embedder()
+    embedder = load_embedder(**Settings().embedder_options())
     if args.index:
         from index.store import Index
 

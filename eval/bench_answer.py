@@ -41,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     from index.embedder import load_embedder
     from index.store import Index
     from service.answer import answer
+    from service.settings import Settings
 
-    embedder = load_embedder(threads=1)
+    embedder = load_embedder(**Settings().embedder_options(), threads=1)
     index = Index.open(args.index, embedder=embedder)
     answer("warm up the model", index, embedder)
     gc.collect()

@@ -50,14 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run both backends on the same texts and print the comparison as JSON."""
     from index.embedder import SentenceTransformerEmbedder
     from index.onnx_backend import OnnxEmbedder
+    from service.settings import Settings
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--dataset", type=Path, default=DEV)
     args = ap.parse_args(argv)
     texts = load_texts(args.dataset, args.n)
-    torch_emb = SentenceTransformerEmbedder()
-    onnx_emb = OnnxEmbedder()
+    settings = Settings()
+    torch_emb = SentenceTransformerEmbedder(settings.model, max_tokens=settings.max_tokens)
+    onnx_emb = OnnxEmbedder(settings.model, max_tokens=settings.max_tokens, cache_dir=settings.cache)
     tokens = count_tokens(onnx_emb, texts, onnx_emb.max_tokens)
     results = [bench("torch-fp32", torch_emb, texts), bench("onnx-int8", onnx_emb, texts)]
     cosine = float((results[0].pop("vectors") * results[1].pop("vectors")).sum(axis=1).mean())

@@ -225,7 +225,9 @@ async def run(args) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--index", type=Path, default=Path(os.environ.get("MEDCITE_INDEX") or ".medcite/index"))
+    from service.settings import Settings
+
+    p.add_argument("--index", type=Path, default=Settings().index)
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     p.add_argument("--max-requests", type=int, default=100_000, help="stop after this many requests")

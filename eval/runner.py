@@ -92,17 +92,21 @@ def index_ranker(index, mode: str) -> Ranker:
     return rank
 
 
-def open_index(dataset: BeirDataset, index_dir: Path, embedder, progress: bool = True, ingest: bool = True):
+def open_index(dataset: BeirDataset, index_dir: Path, embedder, progress: bool = True, ingest: bool = True,
+               ingest_options: Mapping | None = None):
     """Ingest the corpus through the product's own path (a no-op when unchanged) and open the index.
 
-    `ingest=False` opens an index someone else built as it is (read-only evaluation).
+    `ingest=False` opens an index someone else built as it is (read-only evaluation);
+    `ingest_options` are keyword arguments of service.pipeline.ingest_paths (Settings.ingest_options()).
     """
-    from index.build import ingest_paths
     from index.store import Index
+    from service.console import ConsoleProgress
+    from service.pipeline import ingest_paths
 
     if ingest:
         refuse_foreign_index(index_dir, dataset.corpus_path)
-        report = ingest_paths([dataset.corpus_path], index_dir, embedder, progress=progress)
+        report = ingest_paths([dataset.corpus_path], index_dir, embedder, progress=ConsoleProgress(bars=progress),
+                              **(ingest_options or {}))
         if progress:
             print(f"index {index_dir}: {report.summary_line()}", file=sys.stderr)
     return Index.open(index_dir, embedder)
@@ -136,11 +140,9 @@ def index_settings(manifest: Mapping) -> dict:
 
 
 def index_answerer(index, embedder, top_k: int = 5) -> Answerer | None:
-    """service.answer.answer as a question -> dict function, or None when the service is not available."""
-    try:
-        from service.answer import answer, answer_to_dict
-    except ImportError:
-        return None
+    """service.answer.answer as a question -> dict function."""
+    from service.answer import answer, answer_to_dict
+
     return lambda question: answer_to_dict(answer(question, index, embedder, top_k=top_k))
 
 
@@ -342,12 +344,14 @@ def run_eval(
     ingest: bool = True,
     stdout: TextIO | None = None,
     progress: bool = True,
+    settings=None,
 ) -> dict:
     """Evaluate retrievers (and answers) on a BEIR dataset; print a table, write JSON/run files/plot; return the JSON.
 
     `rankers` replaces the index (tests, other systems); `answerer` replaces service.answer and `top_hit` the
     index's search for the lead baseline; `fusion` overrides hybrid fusion settings for this run;
-    `baseline` compares this run with an earlier output; `ingest=False` evaluates an existing index as it is.
+    `baseline` compares this run with an earlier output; `ingest=False` evaluates an existing index as it is;
+    `settings` (service.settings.Settings, default: the environment's) name the model and the ingest options.
     """
     out = stdout or sys.stdout
     ds = subset(load_beir(dataset), max_queries)
@@ -360,20 +364,25 @@ def run_eval(
         from eval.compare import load_output
 
         baseline_result = load_output(Path(baseline))  # fail before the long run, not after it
-    index, model, chunks, settings, fusion_used = None, getattr(embedder, "name", ""), 0, {}, None
+    index, model, chunks, index_config, fusion_used = None, getattr(embedder, "name", ""), 0, {}, None
     if rankers is None:
+        if settings is None:
+            from service.settings import Settings
+
+            settings = Settings()
         if embedder is None:
             from index.embedder import load_embedder
 
-            embedder = load_embedder()
+            embedder = load_embedder(**settings.embedder_options())
         model = embedder.name
         index_dir = Path(index_dir) if index_dir else default_index_dir(Path(dataset), model)
-        index = open_index(ds, index_dir, embedder, progress=progress, ingest=ingest)
+        index = open_index(ds, index_dir, embedder, progress=progress, ingest=ingest,
+                           ingest_options=settings.ingest_options())
         if overrides:
             fusion_used = apply_fusion(index, overrides)
         rankers = {name: index_ranker(index, name) for name in names}
         manifest = getattr(index, "manifest", {}) or {}
-        model, chunks, settings = manifest.get("model", model), len(index), index_settings(manifest)
+        model, chunks, index_config = manifest.get("model", model), len(index), index_settings(manifest)
     elif overrides:
         raise ValueError("--fusion needs an index (it changes how hybrid search fuses its rankings)")
     runs = [rank_queries(name, ds.queries, rankers[name], progress=progress) for name in names]
@@ -381,7 +390,7 @@ def run_eval(
     result = {
         "dataset": {"path": str(dataset), "documents": ds.documents, "queries": len(ds.queries), "qrels": len(ds.qrels)},
         "model": model,
-        "index": {"chunks": chunks, "settings": settings, **({"fusion": fusion_used} if fusion_used else {})},
+        "index": {"chunks": chunks, "settings": index_config, **({"fusion": fusion_used} if fusion_used else {})},
         "retrievers": {r.name: evaluate(r.run, ds.qrels, parsed) for r in runs},
         "latency_ms": {r.name: percentiles(r.latencies_ms) for r in runs},
         "options": {"max_queries": max_queries, "fusion": {k: str(v) for k, v in overrides.items()}},

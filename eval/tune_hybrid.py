@@ -36,12 +36,16 @@ def load_dev(dataset: Path = DEV) -> tuple[dict[str, str], dict[str, dict[str, i
 
 def build(index_dir: Path, backend: str) -> None:
     """Ingest corpus.jsonl into index_dir with the given backend, timing it."""
-    from index.build import ingest_paths
     from index.embedder import load_embedder
+    from service.console import ConsoleProgress
+    from service.pipeline import ingest_paths
+    from service.settings import Settings
 
-    embedder = load_embedder(backend=backend)
+    settings = Settings()
+    embedder = load_embedder(**{**settings.embedder_options(), "backend": backend})
     started = time.time()
-    report = ingest_paths([DEV / "corpus.jsonl"], index_dir, embedder, progress=True)
+    report = ingest_paths([DEV / "corpus.jsonl"], index_dir, embedder, progress=ConsoleProgress(),
+                          **settings.ingest_options())
     print(report.summary_line(), f"wall {time.time() - started:.0f} s", flush=True)
 
 
@@ -53,8 +57,9 @@ def score(index_dir: Path, backend: str, out: Path | None) -> dict:
     from index.embedder import load_embedder
     from index.fusion import FusionSettings
     from index.store import Index
+    from service.settings import Settings
 
-    embedder = load_embedder(backend=backend)
+    embedder = load_embedder(**{**Settings().embedder_options(), "backend": backend})
     index = Index.open(index_dir, embedder)
     queries, qrels = load_dev()
     qids = sorted(queries)

@@ -12,9 +12,7 @@ import json
 import os
 import shutil
 import sqlite3
-import sys
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -24,33 +22,35 @@ from index.bm25 import COLUMN_WEIGHTS, TOKENIZE
 from index.bm25_postings import Postings, build_postings
 from index.errors import IndexNotFound
 from index.fusion import FusionSettings
-from index.manifest import (LOCK, POSTINGS, SENTENCES, STORE, VECTORS, collect_garbage, current_generation, default_index_dir,
-                            fsync_path, generation_name, generation_numbers, read_manifest, switch_current,
-                            verify_checksums, write_manifest)
+from index.manifest import (DEFAULT_INDEX_DIR, LOCK, POSTINGS, SENTENCES, STORE, VECTORS, collect_garbage,
+                            current_generation, fsync_path, generation_name, generation_numbers, read_manifest,
+                            switch_current, verify_checksums, write_manifest)
 from index.sentence_store import SENTENCE_DTYPE, SentenceWriter, load_matrix
-from index.store import SCHEMA, check_model, chunk_search_text, meta_to_json
-from ingest.chunking import chunk_document
-from ingest.documents import Chunk, Document, IngestReport, content_hash
+from index.store import SCHEMA, check_model, meta_to_json
+from ingest.chunking import CHUNKING
+from ingest.documents import Chunk, Document
 
-__all__ = ["IndexWriter", "ingest_paths", "add_documents", "delete_document", "default_index_dir", "CHUNKING"]
-
-CHUNKING = {"target_words": 180, "max_words": 250, "overlap_sentences": 1}
-EMBED_BATCH = 256  # chunks embedded per call; the embedder sorts each call by length
+__all__ = ["IndexWriter", "delete_document"]
 
 
 class IndexWriter:
-    """One writer at a time (flock) builds the next generation from the live one."""
+    """One writer at a time (flock) builds the next generation from the live one.
+
+    It stores what it is given (documents, their chunks and the chunks' vectors); reading, chunking and
+    embedding are the ingest driver's (service/pipeline.py). `embedder` only names the model and its
+    dimension for the manifest and the model check. `kind` forces a vector index kind (rebuilding the
+    vectors when the live one differs); `default_kind` is the kind of a new index (else "flat").
+    """
 
     def __init__(self, index_dir: str | Path | None, embedder=None, kind: str | None = None,
-                 fusion: FusionSettings | None = None):
-        self.root = Path(index_dir) if index_dir is not None else default_index_dir()
+                 fusion: FusionSettings | None = None, default_kind: str | None = None):
+        self.root = Path(index_dir) if index_dir is not None else DEFAULT_INDEX_DIR
         self.embedder = embedder
         self.kind_arg = kind
+        self.default_kind = kind or default_kind
         self.fusion = fusion
         self._lock_fd: int | None = None
-        self._pending: list[tuple[Document, list[Chunk]]] = []
-        self._pending_chunks = 0
-        self.on_flush = None  # called with the number of chunks embedded and written, for progress bars
+        self._planned_texts = 0  # sentence texts the last plan_sentences asked to embed
         self.changed = False
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -96,8 +96,8 @@ class IndexWriter:
             if self.embedder is None:
                 shutil.rmtree(self.gen, ignore_errors=True)
                 raise IndexNotFound(f"no index at {self.root}: run `medcite ingest` first")
-            self.vecs = vectors.new_index(self.embedder.dim, vectors.vector_index_kind(self.kind_arg))
-        self.kind = self.base.get("vector_index", {}).get("kind") or vectors.vector_index_kind(self.kind_arg)
+            self.vecs = vectors.new_index(self.embedder.dim, vectors.vector_index_kind(self.default_kind))
+        self.kind = self.base.get("vector_index", {}).get("kind") or vectors.vector_index_kind(self.default_kind)
         if self.kind_arg and vectors.vector_index_kind(self.kind_arg) != self.kind:
             self.kind = vectors.vector_index_kind(self.kind_arg)
             self._rebuild_vectors = True
@@ -127,8 +127,7 @@ class IndexWriter:
         shutil.rmtree(self.gen, ignore_errors=True)
 
     def commit(self) -> dict:
-        """Flush, fsync, write the manifest last and switch CURRENT to the new generation."""
-        self.flush()
+        """fsync, write the manifest last and switch CURRENT to the new generation."""
         self.conn.commit()
         counts = self._counts()
         self._write_postings()
@@ -159,7 +158,7 @@ class IndexWriter:
 
     def checkpoint(self) -> None:
         """Commit what is done so far and continue in a fresh generation (long ingests keep progress)."""
-        if self.changed or self._pending:
+        if self.changed:
             self.commit()
             self._begin()
 
@@ -207,9 +206,6 @@ class IndexWriter:
 
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document, its chunks, their BM25 rows and vectors; False when it was absent."""
-        before = len(self._pending)
-        self._pending = [(d, c) for d, c in self._pending if d.doc_id != doc_id]
-        self._pending_chunks = sum(len(c) for _, c in self._pending)
         ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
         found = self.conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount > 0
         self.conn.execute("DELETE FROM document_references WHERE doc_id = ?", (doc_id,))
@@ -222,23 +218,9 @@ class IndexWriter:
                 self._removed.update(ids)
             else:
                 vectors.remove(self.vecs, ids)
-        changed = found or bool(ids) or len(self._pending) != before
+        changed = found or bool(ids)
         self.changed |= changed
         return changed
-
-    def add_documents(self, docs: Iterable[Document]) -> int:
-        """Replace-or-add documents (chunked here); returns the number of chunks queued."""
-        n = 0
-        for doc in docs:
-            self.delete_document(doc.doc_id)
-            chunks = chunk_document(doc, **CHUNKING)
-            self._pending.append((doc, chunks))
-            self._pending_chunks += len(chunks)
-            n += len(chunks)
-            if self._pending_chunks >= EMBED_BATCH:
-                self.flush()
-        self.changed = True
-        return n
 
     def set_file(self, path: str, file_hash: str, doc_ids: list[str]) -> None:
         """Remember which documents a file produced, for the next incremental ingest."""
@@ -258,32 +240,37 @@ class IndexWriter:
         self.changed = True
         return doc_ids
 
-    def flush(self) -> None:
-        """Embed the queued chunks and write documents, chunks, BM25 rows and vectors."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        self._pending_chunks = 0
-        texts = [chunk_search_text(d.meta.title, c.heading, c.text) for d, cs in pending for c in cs]
-        vecs = self._embed(texts)
-        sentences, new_texts = self.sents.plan([c for _, cs in pending for c in cs])
-        self.sents.add_vectors(self._embed(new_texts))
+    def plan_sentences(self, chunks: list[Chunk]) -> tuple[list[list[tuple[int, int, int]]], list[str]]:
+        """Per chunk its (start, end, row) sentences, and the sentence texts new to this index, to embed."""
+        sentences, new_texts = self.sents.plan(chunks)
+        self._planned_texts = len(new_texts)
+        return sentences, new_texts
+
+    def add(self, batch: list[tuple[Document, list[Chunk]]], vecs: np.ndarray,
+            sentences: list[list[tuple[int, int, int]]], sentence_vecs: np.ndarray) -> list[int]:
+        """Write documents, their chunks (BM25 rows included), the chunks' vectors and their sentences.
+
+        Row i of `vecs` is the i-th chunk of the batch; `sentences` and `sentence_vecs` are what
+        `plan_sentences` returned for the batch's chunks and the embedder made of its new texts. Older
+        versions of the documents must have been deleted first (`delete_document`). Returns the chunks' rowids."""
+        self._check_shape(vecs, sum(len(chunks) for _, chunks in batch))
+        self._check_shape(sentence_vecs, self._planned_texts)
+        self._planned_texts = 0
+        self.sents.add_vectors(sentence_vecs)
         ids: list[int] = []
-        for doc, chunks in pending:
+        for doc, chunks in batch:
             ids.extend(self._insert(doc, chunks))
         vectors.add(self.vecs, ids, vecs)
         self.conn.executemany(
             "INSERT INTO sentences(chunk_rowid, ordinal, start_char, end_char, row) VALUES (?, ?, ?, ?, ?)",
             [(rowid, n, s, e, row) for rowid, spans in zip(ids, sentences) for n, (s, e, row) in enumerate(spans)])
-        if self.on_flush is not None:
-            self.on_flush(len(ids))
+        self.changed = True
+        return ids
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        """The embedder's vectors for texts, checked for shape."""
-        vecs = self.embedder.embed(texts) if texts else np.zeros((0, self.vecs.d), np.float32)
-        if vecs.shape != (len(texts), self.vecs.d):
-            raise ValueError(f"embedder returned {vecs.shape}, expected ({len(texts)}, {self.vecs.d})")
-        return vecs
+    def _check_shape(self, vecs: np.ndarray, count: int) -> None:
+        """Refuse vectors that are not one row of this index's dimension per text."""
+        if vecs.shape != (count, self.vecs.d):
+            raise ValueError(f"embedder returned {vecs.shape}, expected ({count}, {self.vecs.d})")
 
     def _insert(self, doc: Document, chunks: list[Chunk]) -> list[int]:
         """Write one document and its chunks; returns the chunks' new rowids (their vector ids)."""
@@ -310,112 +297,6 @@ def faiss_ids(index) -> np.ndarray:
     import faiss
 
     return faiss.vector_to_array(index.id_map).astype(np.int64)
-
-
-def _file_key(path: Path) -> str:
-    """The files-table key of a path: absolute, so the same file is the same row from any cwd."""
-    return str(path.resolve())
-
-
-def _fail(report: IngestReport, path: str, reason: str) -> None:
-    """Record and print one failed file, so no skipped input is silent."""
-    report.failed.append((path, reason))
-    print(f"FAILED {path}: {reason}", file=sys.stderr, flush=True)
-
-
-def ingest_paths(paths: Iterable[str | Path], index_dir: str | Path | None = None, embedder=None,
-                 prune: bool = False, progress: bool = True, checkpoint_s: float | None = None,
-                 kind: str | None = None) -> IngestReport:
-    """Ingest files and folders incrementally (by file content hash) into a new generation.
-
-    Changed files replace their documents; `prune` removes documents of files that are gone or no
-    longer under the given paths. Progress is committed every `checkpoint_s` seconds
-    (MEDCITE_CHECKPOINT_S, default 120) so a killed run keeps most of its work.
-    """
-    from ingest.readers import change_key, discover
-
-    started = time.monotonic()
-    report = IngestReport()
-    paths = [Path(p) for p in paths]
-    files = discover(paths)
-    if checkpoint_s is None:
-        checkpoint_s = float(os.environ.get("MEDCITE_CHECKPOINT_S", "120"))
-    with IndexWriter(index_dir, embedder, kind=kind) as writer:
-        known = writer.known_files()
-        todo: list[tuple[Path, str]] = []
-        for path in files:
-            try:
-                digest = change_key(path, content_hash(path.read_bytes()))
-            except OSError as exc:
-                _fail(report, str(path), f"cannot read file: {exc.strerror or exc}")
-                continue
-            if known.get(_file_key(path), ("",))[0] == digest:
-                report.unchanged += 1
-            else:
-                todo.append((path, digest))
-        _ingest_files(writer, todo, known, report, progress, checkpoint_s)
-        if prune:
-            report.removed = _prune(writer, known, paths, {_file_key(p) for p in files})
-    report.seconds = time.monotonic() - started
-    return report
-
-
-def _ingest_files(writer: IndexWriter, todo: list[tuple[Path, str]], known: dict, report: IngestReport,
-                  progress: bool, checkpoint_s: float) -> None:
-    """Read, chunk and add each changed file, checkpointing now and then."""
-    from tqdm import tqdm
-
-    from ingest.readers import read_many
-
-    digests = dict(todo)
-    last_checkpoint = time.monotonic()
-    bar = tqdm(total=len(todo), unit="file", desc="files", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True, position=0)
-    chunk_bar = tqdm(unit="chunk", desc="embedded", disable=not progress, file=sys.stderr, dynamic_ncols=True,
-                     position=1)
-    writer.on_flush = chunk_bar.update
-    for path, result in read_many([p for p, _ in todo]):
-        bar.update(1)
-        if isinstance(result, Exception):
-            _fail(report, str(path), getattr(result, "reason", str(result)))
-            continue
-        for location, reason in getattr(result, "errors", []):
-            _fail(report, f"{path}:{location}", reason)
-        key = _file_key(path)
-        existed = key in known
-        writer.forget_file(key)
-        report.chunks += writer.add_documents(result)
-        writer.set_file(key, digests[path], [d.doc_id for d in result])
-        report.updated += existed
-        report.added += not existed
-        if time.monotonic() - last_checkpoint >= checkpoint_s:
-            writer.checkpoint()
-            last_checkpoint = time.monotonic()
-    writer.flush()
-    writer.on_flush = None
-    chunk_bar.close()
-    bar.close()
-
-
-def _prune(writer: IndexWriter, known: dict, roots: list[Path], seen: set[str]) -> int:
-    """Forget files that vanished, or that sit under an ingested root but were not found this time."""
-    resolved = [str(r.resolve()) for r in roots]
-    removed = 0
-    for key in known:
-        under = any(key == r or key.startswith(r.rstrip("/") + "/") for r in resolved)
-        if key not in seen and (under or not Path(key).exists()):
-            writer.forget_file(key)
-            removed += 1
-    return removed
-
-
-def add_documents(index_dir: str | Path | None, embedder, docs: list[Document], source_hash: str = "") -> int:
-    """Add or replace documents (an upload) in a new generation; returns the number of chunks."""
-    with IndexWriter(index_dir, embedder) as writer:
-        n = writer.add_documents(docs)
-        if source_hash and docs:
-            writer.set_file(docs[0].source, source_hash, [d.doc_id for d in docs])
-    return n
 
 
 def delete_document(index_dir: str | Path | None, doc_id: str) -> bool:

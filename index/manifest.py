@@ -29,9 +29,9 @@ LOCK = ".lock"
 _GEN = re.compile(r"^gen-(\d{6})$")
 
 
-def default_index_dir() -> Path:
-    """MEDCITE_INDEX, else the git-ignored .medcite/index of the working directory."""
-    return Path(os.environ.get("MEDCITE_INDEX") or ".medcite/index")
+# The index directory when none is given: git-ignored, relative to the working directory (MEDCITE_INDEX and
+# --index override it at the edges).
+DEFAULT_INDEX_DIR = Path(".medcite/index")
 
 
 def fsync_path(path: Path) -> None:

@@ -1,7 +1,7 @@
 """A faster embedder: the sentence-transformers model exported locally to ONNX, int8 dynamically quantized.
 
 The export is built from the bundled weights on first use (nothing downloaded) and cached under
-`.medcite/models/` (or MEDCITE_CACHE); later loads only need onnxruntime and the tokenizer.
+`.medcite/models/` (or the `cache_dir` given); later loads only need onnxruntime and the tokenizer.
 """
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
+from index.models import MAX_INFERENCE_THREADS, model_name, resolve_model, token_limit
+
 EXPORT_VERSION = 3  # bump when the export recipe changes, so stale caches are rebuilt
+DEFAULT_CACHE_DIR = ".medcite/models"  # git-ignored, beside the default index
 
 
-def cache_root() -> Path:
-    """Where exported models live: MEDCITE_CACHE, else the project's git-ignored .medcite/models."""
-    return Path(os.environ.get("MEDCITE_CACHE") or ".medcite/models")
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """Where exported models live: `cache_dir`, else the project's git-ignored .medcite/models."""
+    return Path(cache_dir or DEFAULT_CACHE_DIR)
 
 
 def _fingerprint(model_path: str) -> str:
@@ -60,7 +63,8 @@ def _export_quantized(model_path: str, out_dir: Path) -> None:
 
     # eager attention exports as plain MatMul/Softmax, which int8 dynamic quantization speeds up far more
     # than the SDPA graph (measured 2.42x vs 1.98x over torch fp32 on 400 dev answers, same cosine 0.995)
-    st = SentenceTransformer(model_path, device="cpu", model_kwargs={"attn_implementation": "eager"})
+    st = SentenceTransformer(model_path, device="cpu", local_files_only=True,
+                             model_kwargs={"attn_implementation": "eager"})
     transformer = st[0]
     bert = transformer.auto_model.eval()
     tok = transformer.tokenizer
@@ -97,9 +101,9 @@ def _export_quantized(model_path: str, out_dir: Path) -> None:
     (out_dir / "export.json").write_text(json.dumps(info, indent=2))
 
 
-def exported_model_dir(model_path: str) -> Path:
+def exported_model_dir(model_path: str, cache_dir: str | Path | None = None) -> Path:
     """The cached int8 export of this model, building it first if absent (atomic: tmp dir + rename)."""
-    target = cache_root() / f"onnx-int8-{_fingerprint(model_path)}"
+    target = cache_root(cache_dir) / f"onnx-int8-{_fingerprint(model_path)}"
     if (target / "export.json").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -138,20 +142,19 @@ def fast_tokenizer(path: Path, max_tokens: int):
 class OnnxEmbedder:
     """Mean-pooled, L2-normalised embeddings from the int8 ONNX export, batched and sorted by length."""
 
-    def __init__(self, model: str | None = None, batch_size: int = 16, threads: int | None = None):
+    def __init__(self, model: str | None = None, batch_size: int = 16, threads: int | None = None,
+                 max_tokens: int | None = None, cache_dir: str | Path | None = None):
         import onnxruntime as ort
 
-        from index.embedder import DEFAULT_MODEL, resolve_model, token_limit
-
-        self.name = model or os.environ.get("MEDCITE_MODEL") or DEFAULT_MODEL
-        folder = exported_model_dir(resolve_model(model))
+        self.name = model_name(model)
+        folder = exported_model_dir(resolve_model(self.name), cache_dir)
         self.info = json.loads((folder / "export.json").read_text())
         self.dim = int(self.info["dim"])
-        self.max_tokens = token_limit(self.name, int(self.info["max_seq_length"]))
+        self.max_tokens = token_limit(self.name, int(self.info["max_seq_length"]), max_tokens)
         self.batch_size = batch_size
         self.tokenizer = fast_tokenizer(folder / "tokenizer" / "tokenizer.json", self.max_tokens)
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+        opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, MAX_INFERENCE_THREADS)
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(folder / "model_int8.onnx"), opts,
                                             providers=["CPUExecutionProvider"])

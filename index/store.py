@@ -18,13 +18,13 @@ import numpy as np
 from index import bm25, bm25_postings, vectors
 from index.errors import IndexCorrupt, IndexMismatch
 from index.fusion import FusionSettings, fuse
-from index.manifest import (POSTINGS, SENTENCES, STORE, VECTORS, default_index_dir, live_generation, read_manifest,
+from index.manifest import (DEFAULT_INDEX_DIR, POSTINGS, SENTENCES, STORE, VECTORS, live_generation, read_manifest,
                             verify_checksums)
 from index.sentence_store import SENTENCE_SCHEMA, cites_from_json, load_matrix
 from index.types import DocumentRecord, Filters, Hit, SentenceRecord
 from ingest.documents import Chunk, DocMeta
 
-__all__ = ["Index", "chunk_search_text", "default_index_dir", "SCHEMA", "meta_to_json", "meta_from_json"]
+__all__ = ["Index", "chunk_search_text", "SCHEMA", "meta_to_json", "meta_from_json"]
 
 MODES = ("hybrid", "bm25", "dense")
 
@@ -120,7 +120,7 @@ class Index:
     @classmethod
     def open(cls, path: str | Path | None = None, embedder=None, verify: bool = True) -> "Index":
         """Open the live generation; IndexNotFound / IndexMismatch / IndexCorrupt say what to do."""
-        root = Path(path) if path is not None else default_index_dir()
+        root = Path(path) if path is not None else DEFAULT_INDEX_DIR
         gen = live_generation(root)
         manifest = read_manifest(gen)
         if embedder is not None:

@@ -18,8 +18,8 @@ HNSW_EF_SEARCH = 128
 
 
 def vector_index_kind(kind: str | None = None) -> str:
-    """The argument, else MEDCITE_VECTOR_INDEX, else exact search ("flat")."""
-    kind = (kind or os.environ.get("MEDCITE_VECTOR_INDEX") or "flat").lower()
+    """The argument (case-insensitive), else exact search ("flat"); refuses unknown kinds."""
+    kind = (kind or "flat").lower()
     if kind not in KINDS:
         raise ValueError(f"unknown vector index {kind!r}: use one of {', '.join(KINDS)}")
     return kind

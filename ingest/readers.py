@@ -1,11 +1,12 @@
 """Files -> Documents: find supported files, read each with the right reader, report what failed.
 
 `read_file` reads in this process. Untrusted formats whose parsers can hang or exhaust memory (PDF,
-HTML) go through `read_many`/`read_file_isolated`, which use a killable worker process (ingest/worker.py).
+HTML) go through `ingest.batch.read_many`/`read_file_isolated`, which use a killable worker process
+(ingest/worker.py).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from ingest.beir_corpus import read_beir_corpus
@@ -17,7 +18,7 @@ from ingest.pdf import read_pdf
 from ingest.textfiles import decode_text, read_text_file
 
 __all__ = ["SUPPORTED_SUFFIXES", "ISOLATED_SUFFIXES", "ReadError", "ReadResult", "discover", "read_file",
-           "failure_reason", "read_file_guarded", "read_file_isolated", "read_many"]
+           "failure_reason", "read_file_guarded", "refuse_oversized", "change_key"]
 
 SUPPORTED_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".txt", ".xml", ".jsonl")
 # Raised when a reader starts producing different documents from the same bytes, so that the next
@@ -26,7 +27,12 @@ SUPPORTED_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".txt", ".xml
 READER_REVISIONS = {".pdf": 2}
 # Formats whose parsers have hung or blown up on hostile input; the rest parse in-process, fast.
 ISOLATED_SUFFIXES = (".pdf", ".html", ".htm")
+# Largest file read at all (checked by size before any byte is read): 4x the largest input we ingest
+# (../shared/data/medquad-dev/corpus.jsonl, 24 MB; the largest PDF there is 2.2 MB), small enough that
+# reading one never threatens the process.
 MAX_BYTES = 100 * 1024 * 1024
+# Most pages a PDF may declare (its page tree's /Count), checked before walking the tree: a generous
+# ceiling for a book, set with the hostile-file tests (a forged /Count of millions must be refused).
 MAX_PAGES = 2000
 
 
@@ -107,12 +113,17 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
         raise ReadError(f"cannot stat file: {exc.strerror}") from exc
     if size == 0:
         raise ReadError("empty file (0 bytes)")
-    if size > max_bytes:
-        raise ReadError(f"file too large ({size / 2**20:.1f} MB > {max_bytes / 2**20:.0f} MB limit)")
+    refuse_oversized(size, max_bytes)
     try:
         return path.read_bytes()
     except OSError as exc:
         raise ReadError(f"cannot read file: {exc.strerror}") from exc
+
+
+def refuse_oversized(size: int, max_bytes: int = MAX_BYTES) -> None:
+    """Raise ReadError when a file of `size` bytes is over the limit."""
+    if size > max_bytes:
+        raise ReadError(f"file too large ({size / 2**20:.1f} MB > {max_bytes / 2**20:.0f} MB limit)")
 
 
 def read_file_guarded(path: str | Path, max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES) -> ReadResult:
@@ -134,34 +145,3 @@ def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, MemoryError):
         return "out of memory while parsing"
     return f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
-
-
-def read_file_isolated(path: str | Path, timeout_s: float = 30, memory_mb: int = 1024,
-                       max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES) -> ReadResult:
-    """read_file in a worker process that is killed after timeout_s or beyond memory_mb."""
-    from ingest.worker import IsolatedReader
-
-    with IsolatedReader(timeout_s=timeout_s, memory_mb=memory_mb, max_bytes=max_bytes,
-                        max_pages=max_pages) as reader:
-        return reader.read(path)
-
-
-def read_many(paths: Iterable[str | Path], timeout_s: float = 30, memory_mb: int = 1024,
-              max_bytes: int = MAX_BYTES, max_pages: int = MAX_PAGES,
-              isolate: Iterable[str] = ISOLATED_SUFFIXES) -> Iterator[tuple[Path, ReadResult | ReadError]]:
-    """(path, ReadResult or ReadError) for each file, in order; one persistent worker serves the
-    isolated formats and is restarted only after it had to be killed."""
-    from ingest.worker import IsolatedReader
-
-    isolate = {s.lower() for s in isolate}
-    with IsolatedReader(timeout_s=timeout_s, memory_mb=memory_mb, max_bytes=max_bytes,
-                        max_pages=max_pages) as worker:
-        for raw in paths:
-            path = Path(raw)
-            try:
-                if path.suffix.lower() in isolate:
-                    yield path, worker.read(path)
-                else:
-                    yield path, read_file_guarded(path, max_bytes=max_bytes, max_pages=max_pages)
-            except ReadError as exc:
-                yield path, exc

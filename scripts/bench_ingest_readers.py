@@ -14,7 +14,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingest.chunking import chunk_document  # noqa: E402
-from ingest.readers import ReadError, discover, read_many  # noqa: E402
+from ingest.batch import read_many  # noqa: E402
+from ingest.readers import ReadError, discover  # noqa: E402
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from service.settings import default_index_dir
+from service.errors import index_unavailable, one_line
+from service.settings import Settings
 
 EPILOG = """examples:
   medcite ingest corpus/                       index every supported file under corpus/
@@ -83,53 +84,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_index(arg: Path | None) -> Path:
+def resolve_index(arg: Path | None, settings: Settings) -> Path:
     """--index, else MEDCITE_INDEX, else .medcite/index."""
-    return arg if arg is not None else default_index_dir()
+    return arg if arg is not None else settings.index
 
 
-def open_index(index_dir: Path):
+def open_index(index_dir: Path, settings: Settings):
     """Load the embedder and open the index, translating the index's errors into one line."""
     from index.embedder import load_embedder
     from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound
     from index.store import Index
 
-    embedder = load_embedder()
+    embedder = load_embedder(**settings.embedder_options())
     try:
         return Index.open(index_dir, embedder), embedder
-    except IndexNotFound:
-        raise CliError(f"no index at {index_dir}: run `medcite ingest` first") from None
-    except IndexMismatch as exc:
-        raise CliError(f"index at {index_dir} does not match the model: {exc}") from None
-    except IndexCorrupt as exc:
-        raise CliError(f"index at {index_dir} is corrupt ({exc}): rebuild it with `medcite ingest`") from None
+    except (IndexNotFound, IndexMismatch, IndexCorrupt) as exc:
+        raise CliError(index_unavailable(exc, index_dir)) from None
 
 
-def cmd_ingest(args) -> int:
-    """Index files; print the summary line and every failure."""
-    from index.build import ingest_paths
+def cmd_ingest(args, settings: Settings) -> int:
+    """Index files; print the summary line, with one FAILED line per failure on stderr as it happens."""
     from index.embedder import load_embedder
+    from service.console import ConsoleProgress
+    from service.pipeline import ingest_paths
 
     paths = args.paths or [Path("corpus")]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise CliError(f"no such file or directory: {', '.join(missing)}")
-    report = ingest_paths(paths, resolve_index(args.index), load_embedder(), prune=args.prune,
-                          progress=sys.stderr.isatty())
+    report = ingest_paths(paths, resolve_index(args.index, settings), load_embedder(**settings.embedder_options()),
+                          prune=args.prune, progress=ConsoleProgress(bars=sys.stderr.isatty()),
+                          **settings.ingest_options())
     print(report.summary_line())
-    for path, reason in report.failed:
-        print(f"failed: {path}: {reason}")
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise CliError(f"no file could be ingested ({len(report.failed)} failed)")
     return 0
 
 
-def cmd_ask(args) -> int:
+def cmd_ask(args, settings: Settings) -> int:
     """Answer one question as readable text or the API's JSON."""
     from service.answer import answer, answer_to_dict, answer_to_text
 
     question = args.question.strip()
-    index, embedder = open_index(resolve_index(args.index))
+    index, embedder = open_index(resolve_index(args.index, settings), settings)
     result = answer(question, index, embedder, top_k=args.top_k)
     if args.json:
         print(json.dumps(answer_to_dict(result), indent=2, ensure_ascii=False))
@@ -138,21 +135,20 @@ def cmd_ask(args) -> int:
     return 0
 
 
-def cmd_serve(args) -> int:
+def cmd_serve(args, settings: Settings) -> int:
     """Run uvicorn on the app; SIGTERM drains in-flight requests before exiting."""
     import uvicorn
 
     from service.app import create_app
-    from service.settings import Settings
 
-    settings = Settings(index=resolve_index(args.index))
+    settings = settings.model_copy(update={"index": resolve_index(args.index, settings)})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False, log_level="info",
                 timeout_graceful_shutdown=settings.graceful_shutdown_s)
     return 0
 
 
-def cmd_eval(args) -> int:
+def cmd_eval(args, settings: Settings) -> int:
     """Delegate to eval.runner (it prints its tables and writes the files)."""
     from eval.compare import CompareError
     from eval.runner import compare_outputs, run_eval
@@ -161,7 +157,7 @@ def cmd_eval(args) -> int:
         if args.compare:
             compare_outputs(*args.compare, output=args.output, report=args.report)
         else:
-            evaluate(args, run_eval)
+            evaluate(args, run_eval, settings)
     except CompareError as exc:
         raise CliError(str(exc)) from None
     for path in (args.output, args.report):
@@ -170,7 +166,7 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def evaluate(args, run_eval) -> None:
+def evaluate(args, run_eval, settings: Settings) -> None:
     """One evaluation run of `medcite eval --dataset`."""
     if not args.dataset.is_dir():
         raise CliError(f"no dataset folder at {args.dataset}")
@@ -179,9 +175,10 @@ def evaluate(args, run_eval) -> None:
     kwargs = {"measures": args.measures} if args.measures else {}
     if args.max_queries is not None:
         kwargs["max_queries"] = args.max_queries
-    run_eval(args.dataset, args.index or (Path(os.environ["MEDCITE_INDEX"]) if os.environ.get("MEDCITE_INDEX") else None),
-             args.retrievers, output=args.output, plot=args.plot, fusion=args.fusion, baseline=args.baseline,
-             report=args.report, progress=sys.stderr.isatty(), **kwargs)
+    # without --index and MEDCITE_INDEX, eval keeps its own index per dataset and model (eval.runner)
+    index_dir = args.index or (settings.index if "index" in settings.model_fields_set else None)
+    run_eval(args.dataset, index_dir, args.retrievers, output=args.output, plot=args.plot, fusion=args.fusion,
+             baseline=args.baseline, report=args.report, progress=sys.stderr.isatty(), settings=settings, **kwargs)
 
 
 COMMANDS = {"ingest": cmd_ingest, "serve": cmd_serve, "ask": cmd_ask, "eval": cmd_eval}
@@ -199,20 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--top-k must be between 1 and 20")
     if args.command == "eval" and (args.dataset is None) == (args.compare is None):
         parser.error("eval needs --dataset DIR, or --compare A.json B.json (not both)")
+    settings = None
     try:
-        return COMMANDS[args.command](args)
+        settings = Settings()
+        return COMMANDS[args.command](args, settings)
     except CliError as exc:
         print(f"medcite: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         print("medcite: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - one readable line instead of a traceback
-        name = type(exc).__name__
-        if name in ("IndexNotFound", "IndexCorrupt", "IndexMismatch", "ReadError"):
-            print(f"medcite: {exc}", file=sys.stderr)
-        else:
-            print(f"medcite: {name}: {exc}", file=sys.stderr)
-        if os.environ.get("MEDCITE_DEBUG"):
+        print(f"medcite: {one_line(exc)}", file=sys.stderr)
+        if settings is not None and settings.debug:
             raise
     return 1
 

@@ -3,22 +3,37 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service import schemas
-from service.app import (
-    ERRORS, STATIC, UPLOAD_NAME, WRITE_ERRORS, Loaded, ServiceState, document_out, get_answerer, get_loaded,
-    get_state, require_write_key, run_cpu, to_filters,
+from service.deps import (
+    Loaded, ServiceState, document_out, get_answerer, get_loaded, get_settings, get_state, require_write_key,
+    run_cpu, to_filters,
 )
+from service.settings import Settings
 
 log = logging.getLogger("medcite.service")
 router = APIRouter()
+STATIC = Path(__file__).parent / "static"
+UPLOAD_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 META_FIELDS = {"title", "authors", "type", "journal", "year", "url", "doi"}
+
+# The error shapes every route can answer with, so the OpenAPI schema documents them.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": schemas.ErrorOut, "description": "not found"},
+    413: {"model": schemas.ErrorOut, "description": "request body too large"},
+    422: {"model": schemas.ValidationErrorOut, "description": "invalid input"},
+    503: {"model": schemas.ErrorOut, "description": "not ready or overloaded (see Retry-After)"},
+}
+WRITE_ERRORS = {**ERRORS, 401: {"model": schemas.ErrorOut, "description": "missing or wrong API key"},
+                403: {"model": schemas.ErrorOut, "description": "write endpoints disabled"}}
 
 
 @router.get("/", include_in_schema=False)
@@ -54,10 +69,10 @@ async def ask(
     body: schemas.AskRequest,
     loaded: Loaded = Depends(get_loaded),
     state: ServiceState = Depends(get_state),
+    settings: Settings = Depends(get_settings),
     answerer=Depends(get_answerer),
 ) -> dict:
     """An extractive answer whose every sentence is copied from a cited source."""
-    settings = state.settings
     if settings.log_questions:
         log.info("question=%r", body.question)
     else:
@@ -157,19 +172,19 @@ def upload_name(filename: str | None) -> str:
     return name
 
 
-def ingest_upload(state: ServiceState, path: Path) -> tuple[list, str]:
+def ingest_upload(state: ServiceState, settings: Settings, path: Path) -> tuple[list, str]:
     """Run the ordinary ingest on one saved file, swap the new index in, return its documents."""
-    from index.build import ingest_paths
+    from service.pipeline import ingest_paths
 
     with state.write_lock:
-        report = ingest_paths([path], state.settings.index, state.embedder, prune=False, progress=False)
+        report = ingest_paths([path], settings.index, state.embedder, prune=False, **settings.ingest_options())
         if report.failed and not (report.added or report.updated or report.unchanged):
             reason = "; ".join(r for _, r in report.failed)
             raise HTTPException(422, f"could not read {path.name}: {reason}")
         state.reopen()
     loaded = state.loaded
     if loaded is None:
-        raise HTTPException(503, state.reason, headers={"Retry-After": str(state.settings.retry_after_s)})
+        raise HTTPException(503, state.reason, headers={"Retry-After": str(settings.retry_after_s)})
     target = path.resolve()
     docs = [d for d in loaded.documents if _same_path(d.source, target)]
     return docs, report.summary_line()
@@ -185,17 +200,18 @@ def _same_path(source: str, target: Path) -> bool:
 
 @router.post("/documents", status_code=201, response_model=schemas.UploadResponse, tags=["documents"],
              responses=WRITE_ERRORS, openapi_extra=UPLOAD_BODY, dependencies=[Depends(require_write_key)])
-async def upload_document(request: Request, state: ServiceState = Depends(get_state)) -> dict:
+async def upload_document(request: Request, state: ServiceState = Depends(get_state),
+                          settings: Settings = Depends(get_settings)) -> dict:
     """Add (or replace) a document: the file goes through the same ingest as `medcite ingest`."""
     if state.embedder is None:
-        raise HTTPException(503, state.reason, headers={"Retry-After": str(state.settings.retry_after_s)})
+        raise HTTPException(503, state.reason, headers={"Retry-After": str(settings.retry_after_s)})
     form = await request.form(max_files=1, max_fields=2)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise HTTPException(422, "file is required (multipart field 'file')")
     meta = parse_metadata(form.get("metadata"))
     name = upload_name(upload.filename)
-    uploads = Path(state.settings.index) / "uploads"
+    uploads = Path(settings.index) / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     path = uploads / name
     with path.open("wb") as out:
@@ -206,7 +222,7 @@ async def upload_document(request: Request, state: ServiceState = Depends(get_st
     else:
         sidecar.unlink(missing_ok=True)
     try:
-        docs, summary = await run_cpu(state, ingest_upload, state, path)
+        docs, summary = await run_cpu(state, ingest_upload, state, settings, path)
     except HTTPException:
         path.unlink(missing_ok=True)
         sidecar.unlink(missing_ok=True)
@@ -214,23 +230,23 @@ async def upload_document(request: Request, state: ServiceState = Depends(get_st
     return {"documents": [document_out(d) for d in docs], "report": summary}
 
 
-def delete_and_reopen(state: ServiceState, doc_id: str) -> bool:
+def delete_and_reopen(state: ServiceState, settings: Settings, doc_id: str) -> bool:
     """Delete one document from the index on disk and serve the new generation."""
     from index.build import delete_document
 
     with state.write_lock:
         record = find_document(state.loaded.index, doc_id) if state.loaded else None
-        deleted = delete_document(state.settings.index, doc_id)
+        deleted = delete_document(settings.index, doc_id)
         if deleted:
             state.reopen()
             if record is not None:
-                remove_upload(state, record.source)
+                remove_upload(state, settings, record.source)
     return deleted
 
 
-def remove_upload(state: ServiceState, source: str) -> None:
+def remove_upload(state: ServiceState, settings: Settings, source: str) -> None:
     """Remove an uploaded file once no served document comes from it (uploads may hold patient data)."""
-    uploads = (Path(state.settings.index) / "uploads").resolve()
+    uploads = (Path(settings.index) / "uploads").resolve()
     path = Path(source).resolve()
     if path.parent != uploads:
         return
@@ -242,9 +258,10 @@ def remove_upload(state: ServiceState, source: str) -> None:
 
 @router.delete("/documents/{doc_id}", status_code=204, response_class=Response, tags=["documents"],
                responses=WRITE_ERRORS, dependencies=[Depends(require_write_key)])
-async def delete_doc(doc_id: str, state: ServiceState = Depends(get_state)) -> Response:
+async def delete_doc(doc_id: str, state: ServiceState = Depends(get_state),
+                     settings: Settings = Depends(get_settings)) -> Response:
     """Remove a document and its chunks from the index."""
     get_loaded(state)
-    if not await run_cpu(state, delete_and_reopen, state, doc_id):
+    if not await run_cpu(state, delete_and_reopen, state, settings, doc_id):
         raise HTTPException(404, f"no document {doc_id!r}")
     return Response(status_code=204)

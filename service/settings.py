@@ -1,4 +1,8 @@
-"""The service's one settings class: environment variables with the MEDCITE_ prefix."""
+"""The one settings class: every MEDCITE_* environment variable, read here and nowhere else.
+
+The core (ingest/, index/, the answer path) takes these values as keyword arguments; the edges (the
+HTTP app, the CLI, eval scripts) build a Settings and pass them on.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,16 +10,29 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.manifest import default_index_dir  # one definition of the default, shared with the CLI
+from index.manifest import DEFAULT_INDEX_DIR  # one definition of the default, shared with the CLI
+
+# How often a long ingest commits what it has done so far, so a killed run keeps most of its work. Set when
+# checkpoints were added, not tuned: a commit copies the store and the vectors, so it must stay rare next
+# to the work between two commits.
+CHECKPOINT_S = 120.0
 
 
 class Settings(BaseSettings):
     """Everything the HTTP service can be configured with (env prefix MEDCITE_)."""
 
-    model_config = SettingsConfigDict(env_prefix="MEDCITE_", extra="ignore")
+    # empty variables count as unset, as they always did (`os.environ.get(...) or default`)
+    model_config = SettingsConfigDict(env_prefix="MEDCITE_", extra="ignore", env_ignore_empty=True)
 
-    index: Path = Field(default_factory=default_index_dir, description="index directory")
+    index: Path = Field(DEFAULT_INDEX_DIR, description="index directory")
     model: str | None = Field(None, description="sentence-transformers name or path; 'fake' for tests")
+    backend: str | None = Field(None, description="embedding backend: onnx (int8, default) or torch (fp32)")
+    max_tokens: int | None = Field(None, description="wordpieces of each chunk embedded (default: 128 for "
+                                   "the default model, else the model's own limit)")
+    cache: Path | None = Field(None, description="where the ONNX export is cached (default .medcite/models)")
+    vector_index: str | None = Field(None, description="vector index of a new index: flat (default) or hnsw")
+    checkpoint_s: float = Field(CHECKPOINT_S, description="seconds between commits of a long ingest")
+    debug: bool = Field(False, description="the CLI re-raises errors with their traceback")
     api_key: SecretStr | None = Field(None, description="bearer token for write endpoints; unset disables them")
     cors_origins: str = Field("", description="comma-separated allowed origins; empty turns CORS off")
     max_in_flight: int = Field(32, ge=1, description="requests admitted at once before 503 + Retry-After")
@@ -26,6 +43,15 @@ class Settings(BaseSettings):
     log_questions: bool = Field(False, description="log question text at INFO (may contain patient details)")
     disclaimer: str | None = Field(None, description="override the answer disclaimer")
     graceful_shutdown_s: int = Field(10, ge=0, description="how long shutdown waits for in-flight requests")
+
+    def embedder_options(self) -> dict:
+        """Keyword arguments of index.embedder.load_embedder."""
+        return {"model": self.model, "backend": self.backend, "max_tokens": self.max_tokens,
+                "cache_dir": self.cache}
+
+    def ingest_options(self) -> dict:
+        """Keyword arguments of service.pipeline.ingest_paths."""
+        return {"checkpoint_s": self.checkpoint_s, "vector_index": self.vector_index}
 
     def origins(self) -> list[str]:
         """The CORS origins as a list (empty: CORS stays off)."""

@@ -99,7 +99,7 @@ def fake_answer(question, index, embedder, top_k, filters, disclaimer):
 
 def fake_app(settings: Settings | None = None, *, gate: threading.Event | None = None, index_error=None, answerer=None):
     """The real app over FakeEmbedder + FakeIndex; `gate` holds loading back, `index_error` fails the open."""
-    from service.app import get_answerer
+    from service.deps import get_answerer
 
     def load_model(_settings):
         if gate is not None:

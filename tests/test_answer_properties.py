@@ -53,12 +53,12 @@ def check_contract(d: dict) -> None:
 @pytest.fixture(scope="module")
 def corpus_index(tmp_path_factory):
     """The default corpus through the real ingest and Index, with the fake embedder."""
-    build = pytest.importorskip("index.build")
     from index.store import Index
+    from service.pipeline import ingest_paths
 
     path = tmp_path_factory.mktemp("idx")
     md = sorted((REPO / "corpus").glob("*.md"))  # PDFs would need the isolated reader: not needed here
-    build.ingest_paths(md, path, FakeEmbedder(), progress=False)
+    ingest_paths(md, path, FakeEmbedder())
     return Index.open(path, embedder=FakeEmbedder())
 
 

@@ -49,7 +49,7 @@ def test_ask_strips_question_and_passes_filters(client):
         seen.update(question=question, top_k=top_k, filters=filters)
         return fake_answer(question, index, embedder, top_k, filters, disclaimer)
 
-    from service.app import get_answerer
+    from service.deps import get_answerer
     client.app.dependency_overrides[get_answerer] = lambda: spy
     r = client.post("/ask", json={"question": "  " + Q + "\n", "top_k": 3,
                                   "filters": {"type": ["review"], "year_min": 2015, "year_max": 2025}})

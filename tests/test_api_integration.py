@@ -38,14 +38,14 @@ Exercise therapy reduces knee pain in osteoarthritis.
 
 @pytest.fixture
 def index_dir(tmp_path):
-    from index.build import ingest_paths
+    from service.pipeline import ingest_paths
     from index.embedder import FakeEmbedder
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name, text in CORPUS.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    report = ingest_paths([corpus], tmp_path / "index", FakeEmbedder(), progress=False)
+    report = ingest_paths([corpus], tmp_path / "index", FakeEmbedder())
     assert not report.failed
     return tmp_path / "index"
 

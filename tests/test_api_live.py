@@ -51,13 +51,13 @@ def test_shutdown_drains_in_flight_requests():
 def test_loadtest_smoke(tmp_path):
     pytest.importorskip("index.build")
     from eval import loadtest
-    from index.build import ingest_paths
+    from service.pipeline import ingest_paths
     from index.embedder import FakeEmbedder
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.md").write_text("# Buttock pain\n\nButtock pain is felt below the iliac crest.\n", encoding="utf-8")
-    ingest_paths([corpus], tmp_path / "idx", FakeEmbedder(), progress=False)
+    ingest_paths([corpus], tmp_path / "idx", FakeEmbedder())
     out = tmp_path / "load.json"
     code = loadtest.main(["--index", str(tmp_path / "idx"), "--model", "fake", "--duration", "2",
                           "--concurrency", "4", "--output", str(out)])

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import response_schema_conformance  # noqa: E402
 
-from index.build import ingest_paths  # noqa: E402
+from service.pipeline import ingest_paths  # noqa: E402
 from index.embedder import FakeEmbedder  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.settings import Settings  # noqa: E402
@@ -39,7 +39,7 @@ def build_app():
         "---\ntitle: Buttock pain\ntype: guideline\nyear: 2004\n---\n# Where is buttock pain felt?\n\n"
         "Buttock pain is felt below the iliac crest. Low back pain is felt above it.\n\n"
         "# What causes it?\n\nSacroiliac joint pain often refers to the buttock.\n", encoding="utf-8")
-    ingest_paths([corpus], root / "index", FakeEmbedder(), progress=False)
+    ingest_paths([corpus], root / "index", FakeEmbedder())
     return create_app(Settings(index=root / "index", model="fake"))
 
 

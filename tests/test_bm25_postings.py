@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from index import bm25
 from index.bm25_postings import Postings, build_postings, query_phrases
-from index.build import IndexWriter, add_documents, delete_document
+from index.build import IndexWriter, delete_document
+from service.pipeline import add_documents
 from index.embedder import FakeEmbedder
 from index.manifest import MANIFEST, POSTINGS, live_generation
 from index.store import SCHEMA, Index

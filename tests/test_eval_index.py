@@ -107,11 +107,11 @@ def test_ingest_false_evaluates_an_existing_index_as_is(smoke, tmp_path):
 
 
 def test_refuses_to_evaluate_into_an_index_holding_other_files(tmp_path):
-    from index.build import ingest_paths
+    from service.pipeline import ingest_paths
 
     article = tmp_path / "article.md"
     article.write_text("# Sciatica\n\nSciatica is pain along the sciatic nerve, often from a disc herniation.\n")
-    ingest_paths([article], tmp_path / "serving", FakeEmbedder(), progress=False)
+    ingest_paths([article], tmp_path / "serving", FakeEmbedder())
     with pytest.raises(ValueError, match=r"already indexes 1 other file\(s\) \(e\.g\. .*article\.md\)"):
         run_eval(TINY, tmp_path / "serving", "bm25", embedder=FakeEmbedder(), stdout=io.StringIO(), progress=False)
     # nothing was added to it

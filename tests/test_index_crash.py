@@ -21,14 +21,14 @@ KILLS = 22
 CHILD = """
 import sys, time
 from index.embedder import FakeEmbedder
-from index.build import ingest_paths
+from service.pipeline import ingest_paths
 
 class Slow(FakeEmbedder):
     def embed(self, texts):
         time.sleep(0.005)
         return super().embed(texts)
 
-ingest_paths([sys.argv[1]], sys.argv[2], Slow(), prune=True, progress=False, checkpoint_s=0)
+ingest_paths([sys.argv[1]], sys.argv[2], Slow(), prune=True, checkpoint_s=0)
 """
 
 

@@ -18,8 +18,7 @@ def test_onnx_int8_matches_torch_fp32(tmp_path, monkeypatch):
     from index.embedder import SentenceTransformerEmbedder, load_embedder
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("MEDCITE_CACHE", str(tmp_path / "models"))
-    fast = load_embedder(backend="onnx")
+    fast = load_embedder(backend="onnx", cache_dir=tmp_path / "models")
     plain = SentenceTransformerEmbedder()
     a, b = fast.embed(TEXTS), plain.embed(TEXTS)
     assert a.shape == b.shape == (3, 384) and a.dtype == np.float32
@@ -39,15 +38,11 @@ def test_serving_tokenizer_equals_transformers_and_torch_stays_unloaded(tmp_path
 
     from transformers import AutoTokenizer
 
-    from index.embedder import resolve_model
+    from index.models import resolve_model
     from index.onnx_backend import exported_model_dir, fast_tokenizer
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MEDCITE_CACHE": str(tmp_path / "models")}
-    os.environ["MEDCITE_CACHE"] = env["MEDCITE_CACHE"]
-    try:
-        folder = exported_model_dir(resolve_model(None))
-    finally:
-        del os.environ["MEDCITE_CACHE"]
+    folder = exported_model_dir(resolve_model(None), tmp_path / "models")
     texts = TEXTS + ["", "Caf\u00e9 na\u00efve \U0001F600 \u4e2d\u6587 5 \u00b5g/mL", "x " * 400]
     expected = AutoTokenizer.from_pretrained(str(folder / "tokenizer"))(
         texts, padding=True, truncation=True, max_length=128, return_tensors="np")
@@ -56,7 +51,8 @@ def test_serving_tokenizer_equals_transformers_and_torch_stays_unloaded(tmp_path
     assert np.array_equal(expected["attention_mask"], np.array([e.attention_mask for e in got]))
     assert np.array_equal(expected["token_type_ids"], np.array([e.type_ids for e in got]))
     # a serving process embeds with onnxruntime + tokenizers only: torch is never imported
-    code = ("import sys; from index.embedder import load_embedder; load_embedder(backend='onnx').embed(['q']); "
+    code = ("import sys; from index.embedder import load_embedder; "
+            f"load_embedder(backend='onnx', cache_dir={str(tmp_path / 'models')!r}).embed(['q']); "
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from index import build
-from index.build import add_documents, delete_document, ingest_paths
+from index.build import delete_document
+from service.pipeline import add_documents, ingest_paths
 from index.embedder import FakeEmbedder
 from index.errors import IndexCorrupt, IndexMismatch
 from index.manifest import live_generation
@@ -120,10 +121,10 @@ def test_incremental_ingest_and_prune_keep_sentences_consistent(tmp_path):
     corpus.mkdir()
     for name, body in (("a", "Alpha pain is sharp. It eases with rest."), ("b", "Beta pain is dull. Heat helps.")):
         (corpus / f"{name}.txt").write_text(body)
-    ingest_paths([corpus], tmp_path / "idx", EMB, progress=False)
+    ingest_paths([corpus], tmp_path / "idx", EMB)
     (corpus / "a.txt").write_text("Alpha pain is burning. It eases with rest.")
     (corpus / "b.txt").unlink()
-    ingest_paths([corpus], tmp_path / "idx", EMB, prune=True, progress=False)
+    ingest_paths([corpus], tmp_path / "idx", EMB, prune=True)
     index = Index.open(tmp_path / "idx", EMB)
     records = all_records(index)
     texts = [index.chunk(r.chunk_id).text[r.start:r.end] for r in records]

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from index.build import IndexWriter, add_documents, delete_document
+from index.build import delete_document
+from service.pipeline import add_documents
 from index.embedder import FakeEmbedder
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from index.fusion import convex, rrf
@@ -100,8 +101,7 @@ def test_delete_and_replace_without_rebuild(literal_index):
 
 def test_hnsw_index_handles_deletes_by_rebuilding(tmp_path):
     docs = [make_doc(f"d{i}", f"topic{i} words here and more topic{i}.") for i in range(30)]
-    with IndexWriter(tmp_path / "idx", EMB, kind="hnsw") as writer:
-        writer.add_documents(docs)
+    add_documents(tmp_path / "idx", EMB, docs, vector_index="hnsw")
     delete_document(tmp_path / "idx", "d3")
     index = Index.open(tmp_path / "idx", EMB)
     assert index.manifest["vector_index"]["kind"] == "hnsw"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
-from ingest.readers import ReadError, read_file, read_file_isolated, read_many
+from ingest.batch import read_file_isolated, read_many
+from ingest.readers import ReadError, read_file
 from ingest.worker import IsolatedReader
 
 

@@ -10,7 +10,8 @@ import pytest
 from ingest.chunking import chunk_document
 from ingest.documents import DocMeta
 from ingest.metadata import normalise_type, parse_authors, parse_year
-from ingest.readers import READER_REVISIONS, ReadError, discover, read_file, read_many
+from ingest.batch import read_many
+from ingest.readers import READER_REVISIONS, ReadError, discover, read_file
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -297,7 +298,7 @@ def test_pdf_with_a_broken_outline_keeps_one_section_per_page(tmp_path, monkeypa
 
 
 def test_corpus_pdf_headings_become_related_questions(tmp_path):
-    from index.build import ingest_paths
+    from service.pipeline import ingest_paths
     from index.embedder import FakeEmbedder
     from index.store import Index
 
@@ -306,21 +307,21 @@ def test_corpus_pdf_headings_become_related_questions(tmp_path):
     assert [s.heading for s in doc.sections][:3] == [
         "Proximal hamstring tendinopathy: lower buttock pain at the ischial tuberosity",
         "What is proximal hamstring tendinopathy?", "Who gets proximal hamstring tendinopathy?"]
-    ingest_paths([pdf], tmp_path / "idx", FakeEmbedder(), progress=False)
+    ingest_paths([pdf], tmp_path / "idx", FakeEmbedder())
     [record] = Index.open(tmp_path / "idx").documents()
     assert record.questions[:2] == ("What is proximal hamstring tendinopathy?", "Who gets proximal hamstring tendinopathy?")
 
 
 def test_a_new_reader_revision_re_reads_unchanged_files(tmp_path, monkeypatch):
-    from index.build import ingest_paths
+    from service.pipeline import ingest_paths
     from index.embedder import FakeEmbedder
 
     pdf = outlined_pdf(tmp_path / "p.pdf", [["Sciatica follows the sciatic nerve down the leg."]], [])
     md = tmp_path / "a.md"
     md.write_text("# A\n\nPiriformis syndrome is buttock pain from the piriformis muscle.\n")
-    first = ingest_paths([pdf, md], tmp_path / "idx", FakeEmbedder(), progress=False)
+    first = ingest_paths([pdf, md], tmp_path / "idx", FakeEmbedder())
     assert (first.added, first.unchanged) == (2, 0)
-    assert ingest_paths([pdf, md], tmp_path / "idx", FakeEmbedder(), progress=False).unchanged == 2
+    assert ingest_paths([pdf, md], tmp_path / "idx", FakeEmbedder()).unchanged == 2
     monkeypatch.setitem(READER_REVISIONS, ".pdf", 99)
-    again = ingest_paths([pdf, md], tmp_path / "idx", FakeEmbedder(), progress=False)
+    again = ingest_paths([pdf, md], tmp_path / "idx", FakeEmbedder())
     assert (again.updated, again.unchanged) == (1, 1)

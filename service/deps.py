@@ -1,0 +1,168 @@
+"""What routes depend on: the loaded model + index (ServiceState), FastAPI dependencies, and `run_cpu`."""
+from __future__ import annotations
+
+import gc
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from fastapi import Depends, HTTPException, Request
+
+from service import schemas
+from service.errors import index_unavailable
+from service.middleware import Metrics
+from service.settings import Settings
+
+log = logging.getLogger("medcite.service")
+
+
+# --- loading the model and the index ------------------------------------------------------
+
+
+def load_model(settings: Settings):
+    """The embedder named by settings (MEDCITE_MODEL), warmed up with one call."""
+    from index.embedder import load_embedder
+
+    # requests already run on `cpu_workers` threads; one inference thread each avoids oversubscribing the cores
+    embedder = load_embedder(**settings.embedder_options(), threads=1)
+    embedder.embed(["warm up"])
+    return embedder
+
+
+def open_index(settings: Settings, embedder):
+    """The index at settings.index, validated against the embedder."""
+    from index.store import Index
+
+    return Index.open(settings.index, embedder)
+
+
+@dataclass
+class Loaded:
+    """The model and index a request works with (a consistent pair, swapped as one)."""
+
+    embedder: Any
+    index: Any
+    documents: list = field(default_factory=list)
+
+
+class ServiceState:
+    """What the app has loaded, whether it is ready, and why not."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, load_model_fn=load_model, open_index_fn=open_index):
+        self.settings, self.metrics = settings, metrics
+        self.load_model_fn, self.open_index_fn = load_model_fn, open_index_fn
+        self.embedder = None
+        self.loaded: Loaded | None = None
+        self.reason = "loading the model and the index"
+        self.write_lock = threading.Lock()
+        self.limiter: anyio.CapacityLimiter | None = None
+        self.started = time.monotonic()
+        self.ready_after_s: float | None = None
+
+    def load(self) -> None:
+        """Load model then index (runs in a background thread so the server binds at once)."""
+        try:
+            self.embedder = self.load_model_fn(self.settings)
+        except Exception as exc:  # noqa: BLE001 - any failure becomes the /readyz reason
+            log.exception("model failed to load")
+            self.reason = f"model failed to load: {type(exc).__name__}: {exc}"
+            return
+        self.reopen()
+        # The ~300k objects of the libraries, model and index live as long as the process: frozen, the
+        # garbage collector's full collections (which stall every request in flight) no longer walk them.
+        gc.collect()
+        gc.freeze()
+
+    def reopen(self) -> None:
+        """(Re)open the index and swap it in; on failure nothing is served and readyz says why."""
+        try:
+            index = self.open_index_fn(self.settings, self.embedder)
+            index.search("warm up", k=1)
+            documents = list(index.documents())
+        except Exception as exc:  # noqa: BLE001 - a corrupt index is never served
+            self.loaded = None
+            self.reason = index_unavailable(exc, self.settings.index)
+            self.metrics.ready.set(0)
+            log.error("index not served: %s", self.reason)
+            return
+        self.loaded = Loaded(self.embedder, index, documents)
+        self.metrics.chunks.set(len(index))
+        self.metrics.documents.set(len(documents))
+        self.metrics.ready.set(1)
+        if self.ready_after_s is None:
+            self.ready_after_s = time.monotonic() - self.started
+            log.info("ready in %.2f s: %d chunks, %d documents", self.ready_after_s, len(index), len(documents))
+
+
+# --- dependencies ------------------------------------------------------------------------
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings (tests build the app with their own)."""
+    return request.app.state.settings
+
+
+def get_state(request: Request) -> ServiceState:
+    """The app's loaded model/index holder."""
+    return request.app.state.service
+
+
+def get_loaded(state: ServiceState = Depends(get_state)) -> Loaded:
+    """The loaded model + index, or 503 with the reason they are not there."""
+    loaded = state.loaded
+    if loaded is None:
+        raise HTTPException(503, state.reason, headers={"Retry-After": str(state.settings.retry_after_s)})
+    return loaded
+
+
+def default_answerer(question: str, index, embedder, top_k: int, filters, disclaimer: str | None) -> dict:
+    """service.answer composed and turned into the contract JSON."""
+    from service.answer import answer, answer_to_dict
+
+    kwargs = {"disclaimer": disclaimer} if disclaimer else {}
+    return answer_to_dict(answer(question, index, embedder, top_k=top_k, filters=filters, **kwargs))
+
+
+def get_answerer() -> Callable[..., dict]:
+    """The function that answers a question (overridden in tests)."""
+    return default_answerer
+
+
+def require_write_key(request: Request, settings: Settings = Depends(get_settings)) -> None:
+    """Write endpoints need `Authorization: Bearer <MEDCITE_API_KEY>`; without a key they are off."""
+    key = settings.key()
+    if key is None:
+        raise HTTPException(403, "write endpoints are disabled: set MEDCITE_API_KEY")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), key.encode()):
+        raise HTTPException(401, "missing or wrong API key: send Authorization: Bearer <MEDCITE_API_KEY>",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+async def run_cpu(state: ServiceState, fn: Callable, *args):
+    """Run model inference / search in the bounded worker pool, off the event loop."""
+    return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=state.limiter)
+
+
+def to_filters(f: schemas.FiltersIn | None):
+    """Request filters -> index.types.Filters (None when nothing is restricted)."""
+    if f is None or (not f.type and f.year_min is None and f.year_max is None):
+        return None
+    from index.types import Filters
+
+    return Filters(types=tuple(f.type), year_min=f.year_min, year_max=f.year_max)
+
+
+def document_out(d) -> schemas.DocumentOut:
+    """A DocumentRecord as the API shows it."""
+    m = d.meta
+    return schemas.DocumentOut(
+        doc_id=d.doc_id, source=d.source, title=m.title, type=m.type, authors=list(m.authors),
+        journal=m.journal, year=m.year, url=m.url, doi=m.doi, chunk_count=d.chunk_count,
+        questions=list(getattr(d, "questions", ()) or ()),
+    )
