@@ -63,9 +63,17 @@ class ServiceState:
         self.limiter: anyio.CapacityLimiter | None = None
         self.started = time.monotonic()
         self.ready_after_s: float | None = None
+        self.settled = threading.Event()  # set once loading has finished, served or not (tests wait on it)
 
     def load(self) -> None:
         """Load model then index (runs in a background thread so the server binds at once)."""
+        try:
+            self._load()
+        finally:
+            self.settled.set()
+
+    def _load(self) -> None:
+        """Load the model, open the index, then freeze what they allocated."""
         try:
             self.embedder = self.load_model_fn(self.settings)
         except Exception as exc:  # noqa: BLE001 - any failure becomes the /readyz reason

@@ -117,13 +117,24 @@ def fake_app(settings: Settings | None = None, *, gate: threading.Event | None =
     return app
 
 
-def wait_ready(client, timeout: float = 5.0) -> None:
-    """Poll /readyz until 200 (the model loads in a background thread)."""
-    import time
+def wait_settled(client, timeout: float = 10.0) -> None:
+    """Wait until the app has finished loading its model and index (served or not)."""
+    if not client.app.state.service.settled.wait(timeout):
+        raise AssertionError("the app is still loading")
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"not ready: {client.get('/readyz').json()}")
+
+def wait_ready(client, timeout: float = 10.0) -> None:
+    """Wait for loading to finish, then insist that /readyz says ready."""
+    wait_settled(client, timeout)
+    r = client.get("/readyz")
+    if r.status_code != 200:
+        raise AssertionError(f"not ready: {r.json()}")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

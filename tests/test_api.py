@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import asyncio
+
+import anyio
 import re
 import logging
 import threading
-import time
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api_support import fake_answer, fake_app, wait_ready
+from api_support import fake_answer, fake_app, wait_ready, wait_settled
 from service.settings import Settings
 
 Q = "Where is buttock pain felt?"
@@ -160,9 +161,7 @@ def test_corrupt_index_is_never_served():
     from index.errors import IndexCorrupt
 
     with TestClient(fake_app(index_error=IndexCorrupt("chunks.sqlite checksum differs"))) as c:
-        deadline = time.monotonic() + 5
-        while "loading" in c.get("/readyz").json()["detail"] and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_settled(c)
         r = c.get("/readyz")
         expected = ("index at /nonexistent-medcite-index is corrupt (chunks.sqlite checksum differs): "
                     "rebuild it with `medcite ingest`")
@@ -199,10 +198,11 @@ def test_cors_off_by_default_and_on_when_configured(client):
 
 # --- concurrency --------------------------------------------------------------------------
 
-def test_overload_gets_503_and_healthz_stays_fast():
-    release = threading.Event()
+def test_overload_gets_503_and_healthz_is_not_queued():
+    release, entered = threading.Event(), threading.Semaphore(0)
 
     def slow_answer(*args):
+        entered.release()
         release.wait(5)
         return fake_answer(*args)
 
@@ -212,23 +212,24 @@ def test_overload_gets_503_and_healthz_stays_fast():
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-                while (await c.get("/readyz")).status_code != 200:
-                    await asyncio.sleep(0.01)
+                await anyio.to_thread.run_sync(app.state.service.settled.wait, 5)
                 busy = [asyncio.create_task(c.post("/ask", json={"question": Q})) for _ in range(2)]
-                await asyncio.sleep(0.2)
+                for _ in busy:  # both requests admitted and inside the answerer
+                    assert await anyio.to_thread.run_sync(entered.acquire, True, 5)
+                gauge = app.state.metrics.in_flight._value.get()
                 refused = await c.post("/ask", json={"question": Q})
-                t0 = time.perf_counter()
                 health = await c.get("/healthz")
-                health_s = time.perf_counter() - t0
+                answering = [not t.done() for t in busy]  # healthz answered while both still hold their slots
                 metrics = (await c.get("/metrics")).text
                 release.set()
                 done = await asyncio.gather(*busy)
-                return refused, health, health_s, metrics, done
+                return gauge, refused, health, answering, metrics, done
 
-    refused, health, health_s, metrics, done = asyncio.run(scenario())
+    gauge, refused, health, answering, metrics, done = asyncio.run(scenario())
+    assert gauge == 2
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
     assert refused.json()["detail"].startswith("server is busy")
-    assert health.status_code == 200 and health_s < 0.1
+    assert health.status_code == 200 and answering == [True, True]
     assert "medcite_rejected_requests_total 1.0" in metrics
     assert [r.status_code for r in done] == [200, 200]
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api_support import wait_ready
+from api_support import wait_ready, wait_settled
 from service.app import create_app
 from service.settings import Settings
-
-pytest.importorskip("index.build")
 
 CORPUS = {
     "buttock-pain.md": """---
@@ -77,11 +75,8 @@ def test_ask_over_real_index(index_dir):
 
 def test_missing_index_reason(tmp_path):
     with client_for(tmp_path / "none") as c:
-        c.get("/healthz")
-        for _ in range(500):
-            r = c.get("/readyz")
-            if "loading" not in r.json()["detail"]:
-                break
+        wait_settled(c)
+        r = c.get("/readyz")
         assert r.status_code == 503
         assert r.json() == {"detail": f"no index at {tmp_path / 'none'}: run `medcite ingest` first"}
 

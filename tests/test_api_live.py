@@ -8,9 +8,8 @@ import httpx
 import pytest
 import uvicorn
 
-from api_support import fake_answer, fake_app
+from api_support import fake_answer, fake_app, free_port
 from service.settings import Settings
-from test_browser import free_port
 
 
 def test_shutdown_drains_in_flight_requests():
@@ -28,19 +27,15 @@ def test_shutdown_drains_in_flight_requests():
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(base + "/readyz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.02)
+    assert app.state.service.settled.wait(10) and wait_for(lambda: server.started)
+    assert httpx.get(base + "/readyz").status_code == 200
     result = {}
     asker = threading.Thread(target=lambda: result.update(r=httpx.post(base + "/ask", json={"question": "buttock pain"},
                                                                      timeout=10)))
     asker.start()
     assert started.wait(5)
     server.should_exit = True  # what SIGTERM does
-    time.sleep(0.2)
+    assert wait_for(lambda: refuses_connections(base))  # shutdown has begun, the request is still in flight
     release.set()
     asker.join(10)
     thread.join(10)
@@ -48,8 +43,26 @@ def test_shutdown_drains_in_flight_requests():
     assert not thread.is_alive()
 
 
+def wait_for(condition, timeout: float = 10.0) -> bool:
+    """Whether condition() became true within timeout (polled every 10 ms)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def refuses_connections(base: str) -> bool:
+    """Whether the server has stopped accepting new connections."""
+    try:
+        httpx.get(base + "/healthz", timeout=1)
+    except httpx.ConnectError:
+        return True
+    return False
+
+
 def test_loadtest_smoke(tmp_path):
-    pytest.importorskip("index.build")
     from eval import loadtest
     from service.pipeline import ingest_paths
     from index.embedder import FakeEmbedder
@@ -67,4 +80,4 @@ def test_loadtest_smoke(tmp_path):
     assert code == 0 and result["errors"] == {} and set(result["status"]) == {"200"}
     # uvicorn re-raises the SIGTERM it caught once its graceful shutdown is done: -15 is a clean exit.
     assert result["requests"] > 0 and result["server_exit"] in (0, -15)
-    assert result["ready_s"] < 5 and result["rss_mb_peak"] > 0
+    assert result["ready_s"] > 0 and result["rss_mb_peak"] > 0  # measured, not judged: no timing assertions

@@ -10,7 +10,6 @@ import pytest
 
 from service.cli import main
 
-pytest.importorskip("index.build")
 ROOT = Path(__file__).resolve().parents[1]
 DOC = """---
 title: Buttock pain versus low back pain

@@ -11,8 +11,6 @@ import pytest
 from eval.runner import default_index_dir, run_eval
 from index.embedder import FakeEmbedder
 
-pytest.importorskip("index.build")
-pytest.importorskip("index.store")
 
 TINY = Path(__file__).parent / "data" / "tiny-beir"
 
@@ -33,7 +31,8 @@ def test_every_retriever_ranks_the_answer_first(smoke):
         scores = result["retrievers"][name]
         assert scores["RR@10"] == 1.0, name
         assert scores["R@100"] == 1.0, name
-        assert scores["P@5"] <= 0.25
+        # every relevant document (grade > 0) in the top 5: 3 queries with one, q-measles with two
+        assert scores["P@5"] == pytest.approx((1 + 1 + 1 + 2) / 5 / 4), name
 
 
 def test_json_shape_and_counts(smoke):
@@ -59,13 +58,12 @@ def test_matches_independent_ir_measures_on_run_files(smoke):
 
 def test_answers_are_faithful_with_valid_citations(smoke):
     result, _, _ = smoke
-    if "skipped" in result["answers"]:
-        pytest.skip(result["answers"]["skipped"])
     ans = result["answers"]
     assert ans["queries"] == 4
     assert ans["faithfulness"] == 1.0
     assert ans["citation_validity"] == 1.0
-    assert 0.0 <= ans["abstention_rate"] <= 1.0 and 0.0 <= ans["hit_rate"] <= 1.0
+    # with the fake embedder one of the four questions abstains; the three answers each cite a relevant document
+    assert ans["abstention_rate"] == 0.25 and ans["hit_rate"] == 0.75 and ans["hit_rate_answered"] == 1.0
 
 
 def test_rerun_reuses_the_index(smoke):
@@ -83,7 +81,8 @@ def test_default_index_dir_is_stable_per_dataset_and_model():
 
 
 def test_medcite_eval_command_prints_the_three_retrievers(tmp_path, monkeypatch, capsys):
-    cli = pytest.importorskip("service.cli")
+    from service import cli
+
     monkeypatch.setenv("MEDCITE_MODEL", "fake")
     monkeypatch.delenv("MEDCITE_INDEX", raising=False)
     status = cli.main(["eval", "--dataset", str(TINY), "--index", str(tmp_path / "idx"),
