@@ -12,9 +12,11 @@ KINDS = ("flat", "hnsw")
 # One query against ~30k vectors takes ~1.4 ms on one thread and ~3.9 ms with OpenMP's two (measured on
 # MedQuAD); the service runs several queries at once on its own threads, so FAISS stays single-threaded.
 faiss.omp_set_num_threads(1)
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128
+# HNSW graph settings (MEDCITE_VECTOR_INDEX=hnsw only; the default index is exact). Values inside the ranges
+# the faiss wiki suggests (M 16-64, efSearch above k); not tuned on our data, recorded in each manifest.
+HNSW_M = 32  # neighbours per node
+HNSW_EF_CONSTRUCTION = 80  # candidate list while building
+HNSW_EF_SEARCH = 128  # candidate list while searching: above the 100 candidates hybrid fusion asks for
 
 
 def vector_index_kind(kind: str | None = None) -> str:

@@ -17,7 +17,10 @@ from ingest.metadata import MetaLayer, doc_id_for_path, filename_layer, merge_me
 # pypdf reports every recoverable oddity as a warning; the outcome is reported per file instead.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
+# A hostile outline can hold millions of entries, far beyond any real table of contents; set with the
+# hostile-file tests, not tuned.
 MAX_OUTLINE_ENTRIES = 5000
+# An outline "title" longer than this is not a heading we can look up on the page (a sentence or junk).
 MAX_HEADING_WORDS = 40
 _JUNK_TITLE_PREFIXES = ("microsoft word - ", "microsoft powerpoint - ", "untitled")
 _JUNK_TITLE_SUFFIXES = (".doc", ".docx", ".pdf", ".tex", ".dvi", ".indd", ".rtf")

@@ -18,6 +18,8 @@ from ingest.readers import MAX_BYTES, MAX_PAGES, ReadResult, failure_reason, rea
 
 # spawn, not fork: the parent may hold torch/BLAS threads, and forking those can deadlock the child.
 _CONTEXT = multiprocessing.get_context("spawn")
+# Spawning a worker re-imports the readers (pypdf, lxml), slow on a loaded machine. Start-up is no file's
+# fault, so it gets its own generous limit (set when the worker was written, not tuned).
 _STARTUP_TIMEOUT_S = 60
 
 
