@@ -20,16 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from index.types import DocumentRecord, Hit
+from index.types import DocumentRecord, Hit, SentenceRecord
 from service.answer import MIN_COVERAGE, MIN_EVIDENCE, answer
 
 OFFTOPIC = Path(__file__).resolve().parents[1] / "tests" / "data" / "offtopic_questions.txt"
 
 
 class DenseMemoryIndex:
-    """A brute-force dense retriever over chunks: enough to calibrate a cosine threshold."""
+    """A brute-force dense retriever over chunks (an index.retriever.Retriever): enough to calibrate a
+    cosine threshold. Sentences are split and embedded as ingest does, one row per distinct text."""
 
     def __init__(self, docs, embedder):
+        from index.sentence_store import chunk_sentence_spans
         from ingest.chunking import chunk_document
 
         self.records = {d.doc_id: DocumentRecord(d.doc_id, d.source, d.meta, d.content_hash, 0) for d in docs}
@@ -37,12 +39,32 @@ class DenseMemoryIndex:
         texts = [f"{self.records[c.doc_id].meta.title}\n{c.heading}\n{c.text}" for c in self.chunks]
         self.embedder = embedder
         self.vectors = embedder.embed(texts)
+        row_of: dict[str, int] = {}
+        self.sentence_records = {c.chunk_id: tuple(
+            SentenceRecord(c.chunk_id, s, e, row_of.setdefault(c.text[s:e], len(row_of)), ())
+            for s, e in chunk_sentence_spans(c)) for c in self.chunks}
+        self.sentence_matrix = embedder.embed(list(row_of))
 
     def document(self, doc_id):
         return self.records.get(doc_id)
 
+    def documents(self):
+        return list(self.records.values())
+
+    def chunks_of(self, doc_id):
+        return [c for c in self.chunks if c.doc_id == doc_id]
+
+    def query_vector(self, text):
+        return self.embedder.embed([text])[0]
+
+    def sentences(self, chunk_ids):
+        return {cid: self.sentence_records.get(cid, ()) for cid in chunk_ids}
+
+    def sentence_vectors(self, rows):
+        return self.sentence_matrix[np.asarray(rows, dtype=np.int64)]
+
     def search(self, query, k=10, mode="hybrid", filters=None):
-        sims = self.vectors @ self.embedder.embed([query])[0]
+        sims = self.vectors @ self.query_vector(query)
         top = np.argsort(-sims)[:k]
         return [Hit(self.chunks[i], self.records[self.chunks[i].doc_id], float(sims[i]), float(sims[i])) for i in top]
 
