@@ -66,6 +66,9 @@ class MemoryRetriever:
         qs = tuple(s.heading for s in d.sections if s.heading.endswith("?"))
         return DocumentRecord(d.doc_id, d.source, d.meta, d.content_hash, len(d.sections), qs)
 
+    def documents(self) -> list[DocumentRecord]:
+        return [self.document(doc_id) for doc_id in self.docs]
+
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         return [c for c in self.chunks if c.doc_id == doc_id]
 
