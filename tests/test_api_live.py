@@ -54,10 +54,10 @@ def wait_for(condition, timeout: float = 10.0) -> bool:
 
 
 def refuses_connections(base: str) -> bool:
-    """Whether the server has stopped accepting new connections."""
+    """Whether the server has stopped serving new connections (refused, or closed without an answer)."""
     try:
-        httpx.get(base + "/healthz", timeout=1)
-    except httpx.ConnectError:
+        httpx.get(base + "/healthz", timeout=5)
+    except httpx.TransportError:
         return True
     return False
 
