@@ -7,6 +7,7 @@ collected by the next writer.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -20,7 +21,7 @@ import numpy as np
 from index import vectors
 from index.bm25 import COLUMN_WEIGHTS, TOKENIZE
 from index.bm25_postings import Postings, build_postings
-from index.errors import IndexNotFound
+from index.errors import DiskFull, IndexNotFound
 from index.fusion import FusionSettings
 from index.manifest import (DEFAULT_INDEX_DIR, LOCK, POSTINGS, SENTENCES, STORE, VECTORS, collect_garbage,
                             current_generation, fsync_path, generation_name, generation_numbers, read_manifest,
@@ -30,7 +31,9 @@ from index.store import SCHEMA, check_model, meta_to_json
 from ingest.chunking import CHUNKING
 from ingest.documents import Chunk, Document
 
-__all__ = ["IndexWriter", "delete_document"]
+__all__ = ["IndexWriter", "delete_document", "is_disk_full"]
+
+_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 class IndexWriter:
@@ -62,17 +65,25 @@ class IndexWriter:
         try:
             collect_garbage(self.root)  # leftovers of killed writers
             self._begin()
-        except BaseException:
+        except BaseException as exc:
             os.close(self._lock_fd)
+            raise_disk_full(exc)
             raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             if exc_type is None and self.changed:
-                self.commit()
+                try:
+                    self.commit()
+                except BaseException as failure:
+                    self._abort()  # a failed commit leaves no half-written generation behind
+                    raise_disk_full(failure)
+                    raise
             else:
                 self._abort()
+                if exc is not None:
+                    raise_disk_full(exc)
         finally:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -88,14 +99,23 @@ class IndexWriter:
             verify_checksums(live, self.base)  # never build on top of a corrupted generation
             if self.embedder is not None:
                 check_model(self.base, self.embedder, self.root)
+        if not live and self.embedder is None:
+            raise IndexNotFound(f"no index at {self.root}: run `medcite ingest` first")
         self.gen.mkdir()
+        self._committed = False
+        try:
+            self._open_generation()
+        except BaseException:
+            shutil.rmtree(self.gen, ignore_errors=True)  # e.g. the disk filled while copying the store
+            raise
+
+    def _open_generation(self) -> None:
+        """Fill the new generation directory from the live one and open its store for writing."""
+        live = self.live
         if live:
             shutil.copyfile(live / STORE, self.gen / STORE)
             self.vecs = vectors.load(live / VECTORS)
         else:
-            if self.embedder is None:
-                shutil.rmtree(self.gen, ignore_errors=True)
-                raise IndexNotFound(f"no index at {self.root}: run `medcite ingest` first")
             self.vecs = vectors.new_index(self.embedder.dim, vectors.vector_index_kind(self.default_kind))
         self.kind = self.base.get("vector_index", {}).get("kind") or vectors.vector_index_kind(self.default_kind)
         if self.kind_arg and vectors.vector_index_kind(self.kind_arg) != self.kind:
@@ -122,9 +142,10 @@ class IndexWriter:
             self.sents.row_of_text = previous.row_of_text  # rows committed by this session, still valid
 
     def _abort(self) -> None:
-        """Drop the uncommitted generation."""
+        """Drop the uncommitted generation (never one that is already live)."""
         self.conn.close()
-        shutil.rmtree(self.gen, ignore_errors=True)
+        if not self._committed:
+            shutil.rmtree(self.gen, ignore_errors=True)
 
     def commit(self) -> dict:
         """fsync, write the manifest last and switch CURRENT to the new generation."""
@@ -145,6 +166,7 @@ class IndexWriter:
         manifest = write_manifest(self.gen, self._manifest(counts))
         fsync_path(self.gen)
         switch_current(self.root, self.gen)
+        self._committed = True
         collect_garbage(self.root)
         self.changed = False
         return manifest
@@ -203,6 +225,11 @@ class IndexWriter:
     def known_files(self) -> dict[str, tuple[str, list[str]]]:
         """path -> (content hash, doc ids) of every file ingested so far."""
         return {p: (h, json.loads(d)) for p, h, d in self.conn.execute("SELECT path, content_hash, doc_ids FROM files")}
+
+    def source_of(self, doc_id: str) -> str | None:
+        """The source of the stored document holding doc_id, or None when the id is free."""
+        row = self.conn.execute("SELECT source FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row[0] if row else None
 
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document, its chunks, their BM25 rows and vectors; False when it was absent."""
@@ -290,6 +317,23 @@ class IndexWriter:
             self.conn.execute("INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?, ?, ?, ?)",
                               (cur.lastrowid, doc.meta.title, c.heading, c.text))
         return ids
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an exception from a write means the disk (or quota) is full, whichever library raised it."""
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+        return True
+    if isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return True
+    # FAISS and numpy report a failed write as a RuntimeError/OSError carrying strerror's text.
+    return any(os.strerror(code) in str(exc) for code in _DISK_FULL_ERRNOS)
+
+
+def raise_disk_full(exc: BaseException) -> None:
+    """Raise DiskFull (from exc) when exc is a disk-full error; otherwise do nothing."""
+    if is_disk_full(exc) and not isinstance(exc, DiskFull):
+        raise DiskFull("no space left on the index's disk: the change was not made, free some space and retry") \
+            from exc
 
 
 def faiss_ids(index) -> np.ndarray:

@@ -22,4 +22,8 @@ class IndexLocked(IndexError_):
     """Another ingest holds the index's write lock."""
 
 
+class DiskFull(IndexError_):
+    """A write ran out of disk space (or quota); the new generation was discarded and nothing changed."""
+
+
 MedciteIndexError = IndexError_

@@ -4,9 +4,13 @@ Layout: INDEX_DIR/CURRENT names the live generation (gen-NNNNNN); INDEX_DIR/gen-
 store.sqlite, vectors.faiss, bm25.npz, sentences.npy and manifest.json (written last, with sha256 checksums of
 the others).
 Every switch is write tmp + fsync + rename + fsync(dir), so a reader sees the old state or the new one.
+A reader pins the generation it opened (a shared flock on its manifest, held until it closes), and garbage
+collection skips pinned generations, so a generation stays on disk until its last reader is done, in this
+process or any other; the lock dies with its process, so a crashed reader never pins for ever.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -136,8 +140,60 @@ def live_generation(index_dir: Path) -> Path:
     return gen
 
 
+class GenerationPin:
+    """A shared lock on a generation's manifest: garbage collection keeps the generation while it is held.
+    Released by release(), or when the pin is garbage collected, so a forgotten reader cannot pin for ever."""
+
+    def __init__(self, fd: int):
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        """Drop the lock (idempotent)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def pin_generation(gen_dir: Path) -> GenerationPin | None:
+    """Pin a committed generation against garbage collection, or None when it was collected before it
+    could be pinned (then open the live one again)."""
+    try:
+        fd = os.open(gen_dir / MANIFEST, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    fcntl.flock(fd, fcntl.LOCK_SH)  # waits only while a collector is deleting this very generation
+    if os.fstat(fd).st_nlink == 0:  # it was: the manifest is gone
+        os.close(fd)
+        return None
+    return GenerationPin(fd)
+
+
+def _remove_generation(gen_dir: Path) -> bool:
+    """Delete a generation unless a reader has it pinned; True when it is gone."""
+    try:
+        fd = os.open(gen_dir / MANIFEST, os.O_RDONLY)
+    except FileNotFoundError:  # never committed: nobody can have opened it
+        shutil.rmtree(gen_dir, ignore_errors=True)
+        return True
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        # The manifest goes first, so a reader that was waiting for the lock sees a collected generation.
+        (gen_dir / MANIFEST).unlink(missing_ok=True)
+        shutil.rmtree(gen_dir, ignore_errors=True)
+        return True
+    finally:
+        os.close(fd)
+
+
 def collect_garbage(index_dir: Path, keep_previous: int = 1) -> None:
-    """Delete generations other than the live one and the `keep_previous` committed ones before it.
+    """Delete generations other than the live one and the `keep_previous` committed ones before it,
+    except those a reader still has pinned (a later collection removes them).
 
     Only a writer holding the lock calls this, so an uncommitted directory is a dead ingest's leftover.
     """
@@ -148,6 +204,6 @@ def collect_garbage(index_dir: Path, keep_previous: int = 1) -> None:
     keep = {live_n, *older[-keep_previous:]} if keep_previous else {live_n}
     for n in generation_numbers(index_dir):
         if n not in keep:
-            shutil.rmtree(index_dir / generation_name(n), ignore_errors=True)
+            _remove_generation(index_dir / generation_name(n))
     for tmp in index_dir.glob(f".{CURRENT}.tmp-*"):
         tmp.unlink(missing_ok=True)

@@ -18,8 +18,8 @@ import numpy as np
 from index import bm25, bm25_postings, vectors
 from index.errors import IndexCorrupt, IndexMismatch
 from index.fusion import FusionSettings, fuse
-from index.manifest import (DEFAULT_INDEX_DIR, POSTINGS, SENTENCES, STORE, VECTORS, live_generation, read_manifest,
-                            verify_checksums)
+from index.manifest import (DEFAULT_INDEX_DIR, GenerationPin, POSTINGS, SENTENCES, STORE, VECTORS,
+                            live_generation, pin_generation, read_manifest, verify_checksums)
 from index.sentence_store import SENTENCE_SCHEMA, cites_from_json, load_matrix
 from index.types import DocumentRecord, Filters, Hit, SentenceRecord
 from ingest.documents import Chunk, DocMeta
@@ -27,6 +27,9 @@ from ingest.documents import Chunk, DocMeta
 __all__ = ["Index", "chunk_search_text", "SCHEMA", "meta_to_json", "meta_from_json"]
 
 MODES = ("hybrid", "bm25", "dense")
+# Opening races a writer that commits twice and collects the generation just read from CURRENT; each retry
+# reads CURRENT again, so more than a few in a row would take a writer committing continuously.
+PIN_ATTEMPTS = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -100,8 +103,10 @@ class Index:
     """A read-only snapshot of one committed generation: chunk store, BM25 and vectors."""
 
     def __init__(self, root: Path, gen_dir: Path, manifest: dict, conn: sqlite3.Connection, vecs, embedder=None,
-                 postings: bm25_postings.Postings | None = None, sentence_vectors: np.ndarray | None = None):
+                 postings: bm25_postings.Postings | None = None, sentence_vectors: np.ndarray | None = None,
+                 pin: GenerationPin | None = None):
         self.root = root
+        self._pin = pin  # keeps gen_dir on disk until close(): threads open their connections lazily
         self.gen_dir = gen_dir
         self.manifest = manifest
         self.embedder = embedder
@@ -121,7 +126,16 @@ class Index:
     def open(cls, path: str | Path | None = None, embedder=None, verify: bool = True) -> "Index":
         """Open the live generation; IndexNotFound / IndexMismatch / IndexCorrupt say what to do."""
         root = Path(path) if path is not None else DEFAULT_INDEX_DIR
-        gen = live_generation(root)
+        gen, pin = _pinned_live_generation(root)
+        try:
+            return cls._open_pinned(root, gen, pin, embedder, verify)
+        except BaseException:
+            pin.release()
+            raise
+
+    @classmethod
+    def _open_pinned(cls, root: Path, gen: Path, pin: GenerationPin, embedder, verify: bool) -> "Index":
+        """Open a generation already pinned against garbage collection."""
         manifest = read_manifest(gen)
         if embedder is not None:
             check_model(manifest, embedder, root)
@@ -148,14 +162,18 @@ class Index:
                 or sentence_rows > len(sentence_vectors):
             raise IndexCorrupt(f"{gen} has sentence vectors of shape {sentence_vectors.shape} for {sentence_rows} "
                                f"rows (manifest: {manifest.get('counts')}): re-run `medcite ingest`")
-        return cls(root, gen, manifest, conn, vecs, embedder, postings, sentence_vectors)
+        return cls(root, gen, manifest, conn, vecs, embedder, postings, sentence_vectors, pin)
 
     def close(self) -> None:
-        """Release the sqlite connection."""
+        """Release the sqlite connections, the memory-mapped sentence vectors and the pin: the generation's
+        files may then be deleted and their space freed."""
         with self._lock:
             for conn in self._conns:
                 conn.close()
             self._conns.clear()
+            self._sentence_vectors = None  # unmapped once no caller holds a slice of it
+            if self._pin is not None:
+                self._pin.release()
 
     def __len__(self) -> int:
         return int(self.manifest["counts"]["chunks"])
@@ -328,6 +346,10 @@ class Index:
         """The absolute paths of the files ingested into this index, sorted."""
         return [r[0] for r in self._rows("SELECT path FROM files ORDER BY path")]
 
+    def file_digests(self) -> dict[str, str]:
+        """Absolute path -> change key (content hash and reader revision) of every ingested file."""
+        return dict(self._rows("SELECT path, content_hash FROM files"))
+
     def document_text(self, doc_id: str) -> str | None:
         """The full extracted text of a document, or None."""
         rows = self._rows("SELECT text FROM documents WHERE doc_id = ?", (doc_id,))
@@ -348,6 +370,16 @@ class Index:
         """DocumentRecord from a documents row."""
         doc_id, source, meta, chash, questions, count = row
         return DocumentRecord(doc_id, source, meta_from_json(meta), chash, int(count), tuple(json.loads(questions)))
+
+
+def _pinned_live_generation(root: Path) -> tuple[Path, GenerationPin]:
+    """The live generation and its pin, retrying when a writer collects it between reading CURRENT and pinning."""
+    for _ in range(PIN_ATTEMPTS):
+        gen = live_generation(root)
+        pin = pin_generation(gen)
+        if pin is not None:
+            return gen, pin
+    raise IndexCorrupt(f"{root} changed {PIN_ATTEMPTS} times while being opened: try again")
 
 
 def open_store(gen: Path) -> sqlite3.Connection:

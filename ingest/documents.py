@@ -86,6 +86,8 @@ class IngestReport:
     unchanged: int = 0
     removed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    # (path, doc id, source of the document already holding it): files refused rather than replace it
+    conflicts: list[tuple[str, str, str]] = field(default_factory=list)
     chunks: int = 0
     seconds: float = 0.0
 

@@ -8,7 +8,7 @@ from lxml import etree
 from ingest.assemble import TextBuilder, squash_lines
 from ingest.documents import Document
 from ingest.errors import ReadError
-from ingest.metadata import MetaLayer, filename_layer, merge_meta, read_sidecar
+from ingest.metadata import MetaLayer, filename_layer, merge_meta, read_sidecar, safe_id
 
 # No entity expansion, no network: an XML file is untrusted input.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
@@ -42,7 +42,8 @@ def read_medquad(path: Path, data: bytes, source_hash: str) -> list[Document]:
     record = MetaLayer({"title": focus, "journal": source, "url": root.get("url", ""),
                         "type": "patient information"})
     meta = merge_meta([record, read_sidecar(path), filename_layer(path)])
-    doc_id = f"{source}_{path.stem}" if source else path.stem
+    # The id comes from the file's name and its `source` attribute, both untrusted: made URL-safe.
+    doc_id = safe_id(f"{source}_{path.stem}" if source else path.stem)
     return [Document(doc_id=doc_id, source=str(path), text=builder.text, meta=meta,
                      sections=tuple(builder.sections), content_hash=source_hash)]
 

@@ -147,6 +147,17 @@ def slug(text: str, limit: int = 48) -> str:
     return s[:limit].strip("-") or "doc"
 
 
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_ID_CHARS = 120  # ids appear in URLs (/documents/{id}) and log lines; MedQuAD's longest is under 40
+
+
+def safe_id(text: str) -> str:
+    """An id taken from file content made safe for one URL path segment: runs of anything but letters,
+    digits, '.', '_' and '-' become '-', and no leading or trailing '.' or '-' (so no '..')."""
+    cleaned = _UNSAFE_ID.sub("-", text).strip(".-")[:MAX_ID_CHARS].strip(".-")
+    return cleaned or "doc"
+
+
 def doc_id_for_path(path: Path) -> str:
     """Slug of the stem plus a short hash of the resolved path, stable across runs."""
     return f"{slug(path.stem)}-{content_hash(str(path.resolve()))[:8]}"

@@ -10,6 +10,21 @@ from ingest.documents import Document, Section
 from ingest.errors import ReadError
 from ingest.metadata import MetaLayer, doc_id_for_path, filename_layer, layer_from_mapping, merge_meta, read_sidecar
 
+MAX_FRONT_MATTER_CHARS = 64 * 1024  # bibliographic fields fit in a few hundred bytes; 64 KB is generous
+
+
+class FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases: `*name` is refused, so nested aliases (a "billion laughs")
+    cannot expand a few hundred bytes into gigabytes. Metadata never needs them."""
+
+    def compose_node(self, parent, index):  # noqa: D102 - yaml.composer.Composer
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in front matter",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
@@ -29,8 +44,10 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     m = _FRONT_MATTER.match(text)
     if not m:
         return {}, text
+    if len(m.group(1)) > MAX_FRONT_MATTER_CHARS:
+        raise ReadError(f"YAML front matter is longer than {MAX_FRONT_MATTER_CHARS:,} characters")
     try:
-        raw = yaml.safe_load(m.group(1))
+        raw = yaml.load(m.group(1), Loader=FrontMatterLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ReadError(f"invalid YAML front matter: {' '.join(str(exc).split())}") from exc
     if raw is None:

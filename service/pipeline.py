@@ -8,7 +8,8 @@ never prints: progress and failures go to an optional `IngestProgress` listener 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -88,6 +89,13 @@ class _Embedding:
         self.writer.changed = True
         return n
 
+    def source_of(self, doc_id: str) -> str | None:
+        """The source of the document holding doc_id, queued here or stored, or None when the id is free."""
+        for doc, _ in self.pending:
+            if doc.doc_id == doc_id:
+                return doc.source
+        return self.writer.source_of(doc_id)
+
     def drop(self, doc_ids: Iterable[str]) -> None:
         """Forget queued documents that were deleted before being written."""
         gone = set(doc_ids)
@@ -136,12 +144,16 @@ def _file_digest(path: Path, max_bytes: int) -> str:
 
 def ingest_paths(paths: Iterable[str | Path], index_dir: str | Path | None, embedder, *, prune: bool = False,
                  checkpoint_s: float = CHECKPOINT_S, vector_index: str | None = None, kind: str | None = None,
-                 max_bytes: int = MAX_BYTES, progress: IngestProgress | None = None) -> IngestReport:
+                 max_bytes: int = MAX_BYTES, progress: IngestProgress | None = None,
+                 sources: Mapping[Path, str] | None = None) -> IngestReport:
     """Ingest files and folders incrementally (by file content hash) into a new generation.
 
     Changed files replace their documents; `prune` removes documents of files that are gone or no
     longer under the given paths. Progress is committed every `checkpoint_s` seconds so a killed run
     keeps most of its work. `vector_index` is the kind of a new index; `kind` forces one (rebuilding).
+    A file whose document id another file's document holds is refused (a failure and a conflict in the
+    report), never allowed to replace it. `sources` names the source shown for given files (uploads are
+    shown as `uploads/<name>`, not as a server path).
     """
     started = time.monotonic()
     progress = progress or _Silent()
@@ -161,7 +173,7 @@ def ingest_paths(paths: Iterable[str | Path], index_dir: str | Path | None, embe
                 report.unchanged += 1
             else:
                 todo.append((path, digest))
-        _ingest_files(writer, embedder, todo, known, report, progress, checkpoint_s, max_bytes)
+        _ingest_files(writer, embedder, todo, known, report, progress, checkpoint_s, max_bytes, sources or {})
         if prune:
             report.removed = _prune(writer, known, paths, {_file_key(p) for p in files})
     report.seconds = time.monotonic() - started
@@ -169,7 +181,8 @@ def ingest_paths(paths: Iterable[str | Path], index_dir: str | Path | None, embe
 
 
 def _ingest_files(writer: IndexWriter, embedder, todo: list[tuple[Path, str]], known: dict, report: IngestReport,
-                  progress: IngestProgress, checkpoint_s: float, max_bytes: int) -> None:
+                  progress: IngestProgress, checkpoint_s: float, max_bytes: int,
+                  sources: Mapping[Path, str]) -> None:
     """Read, chunk, embed and add each changed file, checkpointing now and then."""
     digests = dict(todo)
     batch = _Embedding(writer, embedder, progress)
@@ -183,6 +196,13 @@ def _ingest_files(writer: IndexWriter, embedder, todo: list[tuple[Path, str]], k
         for location, reason in getattr(result, "errors", []):
             _fail(report, progress, location, reason)  # already "path:LINE"
         key = _file_key(path)
+        if path in sources:
+            result = [replace(d, source=sources[path]) for d in result]
+        taken = _taken_id(batch, result, known.get(key, ("", []))[1])
+        if taken is not None:
+            report.conflicts.append((str(path), *taken))
+            _fail(report, progress, str(path), f"document id {taken[0]!r} is already used by {taken[1]}")
+            continue
         existed = key in known
         batch.drop(writer.forget_file(key))
         report.chunks += batch.add(result)
@@ -195,6 +215,16 @@ def _ingest_files(writer: IndexWriter, embedder, todo: list[tuple[Path, str]], k
             last_checkpoint = time.monotonic()
     batch.flush()
     progress.finished()
+
+
+def _taken_id(batch: _Embedding, docs: list[Document], own_ids: list[str]) -> tuple[str, str] | None:
+    """(doc id, source of the document holding it) for the first of docs whose id another file's document
+    holds; None when every id is free or already this file's."""
+    own = set(own_ids)
+    for doc in docs:
+        if doc.doc_id not in own and (holder := batch.source_of(doc.doc_id)) is not None:
+            return doc.doc_id, holder
+    return None
 
 
 def _prune(writer: IndexWriter, known: dict, roots: list[Path], seen: set[str]) -> int:
