@@ -14,9 +14,11 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from index.errors import DiskFull
 from service import routes
 from service.deps import ServiceState, load_model, open_index
-from service.middleware import AccessLogMiddleware, BodyLimitMiddleware, Metrics, OverloadMiddleware
+from service.middleware import (AccessLogMiddleware, BodyDeadlineMiddleware, BodyLimitMiddleware, Metrics,
+                                OverloadMiddleware, SecurityHeadersMiddleware, log_field)
 from service.settings import Settings
 
 log = logging.getLogger("medcite.service")
@@ -61,16 +63,31 @@ async def validation_handler(request: Request, exc: RequestValidationError) -> J
     return JSONResponse({"detail": detail, "errors": items}, status_code=422)
 
 
+# FastAPI answers 400 "There was an error parsing the body" for a JSON body that is not UTF-8 or is nested
+# past Python's recursion limit; the interface says invalid input is 422, with a reason.
+UNPARSABLE_BODY = {UnicodeDecodeError: "request body is not valid UTF-8",
+                   RecursionError: "request body is nested too deeply"}
+
+
 async def http_error_handler(request: Request, exc: StarletteHTTPException) -> Response:
     """Every HTTP error as JSON {"detail": ...} (unknown routes, 405, 413 included)."""
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
+    reason = UNPARSABLE_BODY.get(type(exc.__cause__)) if exc.status_code == 400 else None
+    if reason is not None:
+        return JSONResponse({"detail": reason}, status_code=422)
     return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def disk_full_handler(request: Request, exc: Exception) -> JSONResponse:
+    """507 when a write ran out of disk space; the new generation and the upload were discarded."""
+    log.error("disk full on %s %s: %s", request.method, log_field(request.url.path), exc.__cause__ or exc)
+    return JSONResponse({"detail": str(exc)}, status_code=507)
 
 
 async def server_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """500 as JSON; the traceback goes to the log, not to the client."""
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("unhandled error on %s %s", request.method, log_field(request.url.path), exc_info=exc)
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
@@ -86,6 +103,7 @@ def create_app(settings: Settings | None = None, *, load_model_fn=load_model, op
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state.limiter = anyio.CapacityLimiter(settings.cpu_workers)
+        state.write_limiter = anyio.CapacityLimiter(1)
         state.started = time.monotonic()
         threading.Thread(target=state.load, name="medcite-load", daemon=True).start()
         yield
@@ -97,16 +115,21 @@ def create_app(settings: Settings | None = None, *, load_model_fn=load_model, op
     app.state.settings, app.state.service, app.state.metrics = settings, state, metrics
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(DiskFull, disk_full_handler)
     app.add_exception_handler(Exception, server_error_handler)
     app.include_router(routes.router)
     app.mount("/static", StaticFiles(directory=routes.STATIC), name="static")
-    # Added innermost first: CORS, then the body limit, overload shedding, and the access log outermost.
+    # Added innermost first: CORS, the body limit, overload shedding (admits a request once its body is in),
+    # the body receipt deadline, the security headers, and the access log outermost.
     if settings.origins():
         app.add_middleware(CORSMiddleware, allow_origins=settings.origins(), allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "X-Request-ID"])
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
     app.add_middleware(OverloadMiddleware, limit=settings.max_in_flight, retry_after_s=settings.retry_after_s,
                        metrics=metrics)
+    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s,
+                       upload_timeout_s=settings.upload_timeout_s)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware, metrics=metrics)
     return app
 

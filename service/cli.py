@@ -140,11 +140,12 @@ def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
     from service.app import create_app
+    from service.middleware import server_options
 
     settings = settings.model_copy(update={"index": resolve_index(args.index, settings)})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False, log_level="info",
-                timeout_graceful_shutdown=settings.graceful_shutdown_s)
+                **server_options(settings))
     return 0
 
 

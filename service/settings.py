@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     log_questions: bool = Field(False, description="log question text at INFO (may contain patient details)")
     disclaimer: str | None = Field(None, description="override the answer disclaimer")
     graceful_shutdown_s: int = Field(10, ge=0, description="how long shutdown waits for in-flight requests")
+    # Receipt deadlines. A question is at most 64 KB, so 10 s allows a link of under 7 KB/s; an upload of 20 MB
+    # in 120 s needs about 170 KB/s. A client slower than that is treated as holding the server hostage.
+    header_timeout_s: float = Field(10, gt=0, description="seconds for a request line and headers to arrive")
+    body_timeout_s: float = Field(10, gt=0, description="seconds for a whole request body to arrive (408 beyond)")
+    upload_timeout_s: float = Field(120, gt=0, description="seconds for a whole POST /documents upload to arrive")
+    keep_alive_s: int = Field(5, ge=1, description="idle seconds before a keep-alive connection is closed")
+    # Open connections (each is a file descriptor); past it uvicorn answers 503 instead of exhausting the
+    # process's descriptors (commonly 1,024), leaving room for index files and worker pipes.
+    max_connections: int = Field(512, ge=1, description="open connections before new requests get 503")
 
     def embedder_options(self) -> dict:
         """Keyword arguments of index.embedder.load_embedder."""
