@@ -6,7 +6,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ import anyio
 from fastapi import Depends, HTTPException, Request
 
 from service import schemas
-from service.errors import index_unavailable
+from service.errors import index_unavailable, public_text
 from service.middleware import Metrics
 from service.settings import Settings
 
@@ -43,11 +43,23 @@ def open_index(settings: Settings, embedder):
 
 @dataclass
 class Loaded:
-    """The model and index a request works with (a consistent pair, swapped as one)."""
+    """The model and index a request works with (a consistent pair, swapped as one).
+
+    `readers` counts the requests using it; once it is replaced (`retired`) the last of them closes the
+    index, which releases its generation for garbage collection and its files' disk space."""
 
     embedder: Any
     index: Any
     documents: list = field(default_factory=list)
+    readers: int = 0
+    retired: bool = False
+
+
+def close_index(index) -> None:
+    """Close an index that is no longer served (test fakes may have nothing to close)."""
+    close = getattr(index, "close", None)
+    if close is not None:
+        close()
 
 
 class ServiceState:
@@ -60,7 +72,10 @@ class ServiceState:
         self.loaded: Loaded | None = None
         self.reason = "loading the model and the index"
         self.write_lock = threading.Lock()
+        self._readers_lock = threading.Lock()  # guards `loaded` swaps and every Loaded.readers count
         self.limiter: anyio.CapacityLimiter | None = None
+        # Writes queue for the write lock on a thread of their own, never on the readers' threads.
+        self.write_limiter: anyio.CapacityLimiter | None = None
         self.started = time.monotonic()
         self.ready_after_s: float | None = None
         self.settled = threading.Event()  # set once loading has finished, served or not (tests wait on it)
@@ -78,9 +93,10 @@ class ServiceState:
             self.embedder = self.load_model_fn(self.settings)
         except Exception as exc:  # noqa: BLE001 - any failure becomes the /readyz reason
             log.exception("model failed to load")
-            self.reason = f"model failed to load: {type(exc).__name__}: {exc}"
+            self.reason = public_text(f"model failed to load: {type(exc).__name__}: {exc}", self.settings.index)
             return
         self.reopen()
+        self.recover_uploads()
         # The ~300k objects of the libraries, model and index live as long as the process: frozen, the
         # garbage collector's full collections (which stall every request in flight) no longer walk them.
         gc.collect()
@@ -93,18 +109,67 @@ class ServiceState:
             index.search("warm up", k=1)
             documents = list(index.documents())
         except Exception as exc:  # noqa: BLE001 - a corrupt index is never served
-            self.loaded = None
-            self.reason = index_unavailable(exc, self.settings.index)
+            self._swap(None)
+            reason = index_unavailable(exc, self.settings.index)
+            self.reason = public_text(reason, self.settings.index)
             self.metrics.ready.set(0)
-            log.error("index not served: %s", self.reason)
+            log.error("index not served: %s", reason)
             return
-        self.loaded = Loaded(self.embedder, index, documents)
+        self._swap(Loaded(self.embedder, index, documents))
         self.metrics.chunks.set(len(index))
         self.metrics.documents.set(len(documents))
         self.metrics.ready.set(1)
         if self.ready_after_s is None:
             self.ready_after_s = time.monotonic() - self.started
             log.info("ready in %.2f s: %d chunks, %d documents", self.ready_after_s, len(index), len(documents))
+
+
+    def recover_uploads(self) -> None:
+        """Settle the files an upload interrupted by a crash left behind (see service/uploads.py)."""
+        from ingest.documents import content_hash
+        from ingest.readers import change_key
+        from service.uploads import recover
+
+        with self.write_lock:
+            loaded = self.loaded
+            if loaded is None or not hasattr(loaded.index, "file_digests"):
+                return
+            settled = recover(self.settings.index, loaded.index.file_digests(),
+                              lambda path: change_key(path, content_hash(path.read_bytes())))
+        if settled:
+            log.warning("settled files of interrupted uploads: %s", ", ".join(settled))
+
+    def _swap(self, new: Loaded | None) -> None:
+        """Serve `new`; the index it replaces is closed now if unused, else by its last reader."""
+        with self._readers_lock:
+            old, self.loaded = self.loaded, new
+            if old is not None:
+                old.retired = True
+            unused = old is not None and old.readers == 0
+        if unused:
+            close_index(old.index)
+
+    def current(self) -> Loaded:
+        """What is served now, or 503 with the reason nothing is."""
+        loaded = self.loaded
+        if loaded is None:
+            raise HTTPException(503, self.reason, headers={"Retry-After": str(self.settings.retry_after_s)})
+        return loaded
+
+    def acquire(self) -> Loaded:
+        """What is served now, counted as in use until release() (503 when nothing is served)."""
+        with self._readers_lock:
+            loaded = self.current()
+            loaded.readers += 1
+            return loaded
+
+    def release(self, loaded: Loaded) -> None:
+        """A request is done with `loaded`: the last reader of a replaced index closes it."""
+        with self._readers_lock:
+            loaded.readers -= 1
+            unused = loaded.retired and loaded.readers == 0
+        if unused:
+            close_index(loaded.index)
 
 
 # --- dependencies ------------------------------------------------------------------------
@@ -120,12 +185,13 @@ def get_state(request: Request) -> ServiceState:
     return request.app.state.service
 
 
-def get_loaded(state: ServiceState = Depends(get_state)) -> Loaded:
-    """The loaded model + index, or 503 with the reason they are not there."""
-    loaded = state.loaded
-    if loaded is None:
-        raise HTTPException(503, state.reason, headers={"Retry-After": str(state.settings.retry_after_s)})
-    return loaded
+async def get_loaded(state: ServiceState = Depends(get_state)) -> AsyncIterator[Loaded]:
+    """The loaded model + index, held for the whole request (or 503 with the reason they are not there)."""
+    loaded = state.acquire()
+    try:
+        yield loaded
+    finally:
+        state.release(loaded)
 
 
 def default_answerer(question: str, index, embedder, top_k: int, filters, disclaimer: str | None) -> dict:
@@ -147,7 +213,9 @@ def require_write_key(request: Request, settings: Settings = Depends(get_setting
     if key is None:
         raise HTTPException(403, "write endpoints are disabled: set MEDCITE_API_KEY")
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), key.encode()):
+    # Header values arrive as bytes (Starlette shows them as Latin-1): compare them with the key's UTF-8 bytes.
+    sent = token.strip().encode("latin-1", errors="replace")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(sent, key.encode("utf-8")):
         raise HTTPException(401, "missing or wrong API key: send Authorization: Bearer <MEDCITE_API_KEY>",
                             headers={"WWW-Authenticate": "Bearer"})
 
@@ -155,6 +223,12 @@ def require_write_key(request: Request, settings: Settings = Depends(get_setting
 async def run_cpu(state: ServiceState, fn: Callable, *args):
     """Run model inference / search in the bounded worker pool, off the event loop."""
     return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=state.limiter)
+
+
+async def run_write(state: ServiceState, fn: Callable, *args):
+    """Run an index write off the event loop, one at a time, without taking a reader's thread while it
+    waits for the write lock (otherwise queued uploads starve /ask and /search)."""
+    return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=state.write_limiter)
 
 
 def to_filters(f: schemas.FiltersIn | None):

@@ -1,6 +1,7 @@
 """The core's exceptions translated once, by type, for both edges (the HTTP app and the CLI)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound
@@ -19,6 +20,19 @@ def index_unavailable(exc: BaseException, index_dir: str | Path) -> str:
     if isinstance(exc, IndexMismatch):
         return f"index at {index_dir} does not match the model: {exc}"
     return f"index at {index_dir} could not be opened: {type(exc).__name__}: {exc}"
+
+
+INDEX_NAME = "MEDCITE_INDEX"  # how HTTP clients see the index directory: its setting, never its server path
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/-])/(?:[^\s/'\"()<>:;,]+/)*([^\s/'\"()<>:;,]+)")
+
+
+def public_text(text: str, index_dir: str | Path) -> str:
+    """A message for HTTP clients, without server paths: the index directory becomes MEDCITE_INDEX (so a
+    generation's file reads MEDCITE_INDEX/gen-000003/store.sqlite), any other absolute path its last part."""
+    forms = {str(Path(index_dir).resolve()), str(index_dir)} - {".", "/"}
+    for form in sorted(forms, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w./-]){re.escape(form)}(?![\w-])", INDEX_NAME, text)
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1), text)
 
 
 def one_line(exc: BaseException) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from service import schemas
 from service.deps import (
     Loaded, ServiceState, document_out, get_answerer, get_loaded, get_settings, get_state, require_write_key,
-    run_cpu, to_filters,
+    run_cpu, run_write, to_filters,
 )
+from service.errors import public_text
 from service.settings import Settings
 
 log = logging.getLogger("medcite.service")
@@ -33,7 +33,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": schemas.ErrorOut, "description": "not ready or overloaded (see Retry-After)"},
 }
 WRITE_ERRORS = {**ERRORS, 401: {"model": schemas.ErrorOut, "description": "missing or wrong API key"},
-                403: {"model": schemas.ErrorOut, "description": "write endpoints disabled"}}
+                403: {"model": schemas.ErrorOut, "description": "write endpoints disabled"},
+                507: {"model": schemas.ErrorOut, "description": "the index's disk is full: nothing was changed"}}
+UPLOAD_ERRORS = {**WRITE_ERRORS, 409: {"model": schemas.ErrorOut,
+                                       "description": "the file's document id belongs to another source's document"}}
 
 
 @router.get("/", include_in_schema=False)
@@ -51,7 +54,7 @@ def healthz() -> dict:
 @router.get("/readyz", response_model=schemas.Ready, responses={503: ERRORS[503]}, tags=["operations"])
 def readyz(state: ServiceState = Depends(get_state)) -> dict:
     """Model and index loaded: 200; otherwise 503 with the reason."""
-    loaded = get_loaded(state)
+    loaded = state.current()
     return {"status": "ready", "chunks": len(loaded.index), "documents": len(loaded.documents),
             "model": str(getattr(loaded.embedder, "name", ""))}
 
@@ -152,6 +155,8 @@ def parse_metadata(raw) -> dict | None:
         meta = json.loads(raw)
     except (ValueError, TypeError):
         raise HTTPException(422, "metadata must be a JSON object") from None
+    except RecursionError:
+        raise HTTPException(422, "metadata is nested too deeply: it must be a flat JSON object") from None
     if not isinstance(meta, dict):
         raise HTTPException(422, "metadata must be a JSON object")
     unknown = sorted(set(meta) - META_FIELDS)
@@ -172,34 +177,32 @@ def upload_name(filename: str | None) -> str:
     return name
 
 
-def ingest_upload(state: ServiceState, settings: Settings, path: Path) -> tuple[list, str]:
-    """Run the ordinary ingest on one saved file, swap the new index in, return its documents."""
+def ingest_upload(state: ServiceState, settings: Settings, name: str, data, meta: dict | None) -> tuple[list, str]:
+    """Store the upload and run the ordinary ingest on it, all under the write lock; serve the new index and
+    return this upload's documents as that index holds them (a concurrent upload cannot swap them)."""
     from service.pipeline import ingest_paths
+    from service.uploads import UploadConflict, UploadRefused, public_source, store_and_ingest
+
+    def ingest(path: Path, source: str):
+        return ingest_paths([path], settings.index, state.embedder, prune=False, sources={path: source},
+                            **settings.ingest_options())
 
     with state.write_lock:
-        report = ingest_paths([path], settings.index, state.embedder, prune=False, **settings.ingest_options())
-        if report.failed and not (report.added or report.updated or report.unchanged):
-            reason = "; ".join(r for _, r in report.failed)
-            raise HTTPException(422, f"could not read {path.name}: {reason}")
+        try:
+            report = store_and_ingest(Path(settings.index), name, data, meta, ingest)
+        except UploadConflict as exc:
+            raise HTTPException(409, public_text(str(exc), settings.index)) from None
+        except UploadRefused as exc:
+            # a reader's reason may quote the stored file's server path
+            raise HTTPException(422, public_text(f"could not read {name}: {exc}", settings.index)) from None
         state.reopen()
-    loaded = state.loaded
-    if loaded is None:
-        raise HTTPException(503, state.reason, headers={"Retry-After": str(settings.retry_after_s)})
-    target = path.resolve()
-    docs = [d for d in loaded.documents if _same_path(d.source, target)]
+        loaded = state.current()
+        docs = [d for d in loaded.documents if d.source == public_source(name)]
     return docs, report.summary_line()
 
 
-def _same_path(source: str, target: Path) -> bool:
-    """Whether a document's source is the file at target."""
-    try:
-        return Path(source).resolve() == target
-    except (OSError, ValueError):
-        return False
-
-
 @router.post("/documents", status_code=201, response_model=schemas.UploadResponse, tags=["documents"],
-             responses=WRITE_ERRORS, openapi_extra=UPLOAD_BODY, dependencies=[Depends(require_write_key)])
+             responses=UPLOAD_ERRORS, openapi_extra=UPLOAD_BODY, dependencies=[Depends(require_write_key)])
 async def upload_document(request: Request, state: ServiceState = Depends(get_state),
                           settings: Settings = Depends(get_settings)) -> dict:
     """Add (or replace) a document: the file goes through the same ingest as `medcite ingest`."""
@@ -211,49 +214,36 @@ async def upload_document(request: Request, state: ServiceState = Depends(get_st
         raise HTTPException(422, "file is required (multipart field 'file')")
     meta = parse_metadata(form.get("metadata"))
     name = upload_name(upload.filename)
-    uploads = Path(settings.index) / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    path = uploads / name
-    with path.open("wb") as out:
-        shutil.copyfileobj(upload.file, out)
-    sidecar = path.with_name(path.name + ".meta.json")
-    if meta:
-        sidecar.write_text(json.dumps(meta), encoding="utf-8")
-    else:
-        sidecar.unlink(missing_ok=True)
-    try:
-        docs, summary = await run_cpu(state, ingest_upload, state, settings, path)
-    except HTTPException:
-        path.unlink(missing_ok=True)
-        sidecar.unlink(missing_ok=True)
-        raise
+    docs, summary = await run_write(state, ingest_upload, state, settings, name, upload.file, meta)
     return {"documents": [document_out(d) for d in docs], "report": summary}
 
 
 def delete_and_reopen(state: ServiceState, settings: Settings, doc_id: str) -> bool:
     """Delete one document from the index on disk and serve the new generation."""
     from index.build import delete_document
+    from service.uploads import remove_unused
 
     with state.write_lock:
         record = find_document(state.loaded.index, doc_id) if state.loaded else None
         deleted = delete_document(settings.index, doc_id)
         if deleted:
             state.reopen()
-            if record is not None:
-                remove_upload(state, settings, record.source)
+            name = upload_of(settings, record.source) if record is not None else None
+            if name is not None and state.loaded is not None:
+                remove_unused(settings.index, name, {d.source for d in state.loaded.documents})
     return deleted
 
 
-def remove_upload(state: ServiceState, settings: Settings, source: str) -> None:
-    """Remove an uploaded file once no served document comes from it (uploads may hold patient data)."""
-    uploads = (Path(settings.index) / "uploads").resolve()
-    path = Path(source).resolve()
-    if path.parent != uploads:
-        return
-    if state.loaded and any(_same_path(d.source, path) for d in state.loaded.documents):
-        return
-    path.unlink(missing_ok=True)
-    path.with_name(path.name + ".meta.json").unlink(missing_ok=True)
+def upload_of(settings: Settings, source: str) -> str | None:
+    """The stored upload a document came from (its file name), or None for any other source."""
+    from service.uploads import UPLOADS
+
+    if source.startswith(UPLOADS + "/"):
+        return source[len(UPLOADS) + 1:]
+    uploads = (Path(settings.index) / UPLOADS).resolve()
+    path = Path(source)
+    # indexes written before upload sources were made relative recorded the server path
+    return path.name if path.is_absolute() and path.resolve().parent == uploads else None
 
 
 @router.delete("/documents/{doc_id}", status_code=204, response_class=Response, tags=["documents"],
@@ -261,7 +251,7 @@ def remove_upload(state: ServiceState, settings: Settings, source: str) -> None:
 async def delete_doc(doc_id: str, state: ServiceState = Depends(get_state),
                      settings: Settings = Depends(get_settings)) -> Response:
     """Remove a document and its chunks from the index."""
-    get_loaded(state)
-    if not await run_cpu(state, delete_and_reopen, state, settings, doc_id):
+    state.current()
+    if not await run_write(state, delete_and_reopen, state, settings, doc_id):
         raise HTTPException(404, f"no document {doc_id!r}")
     return Response(status_code=204)

@@ -163,7 +163,7 @@ def test_corrupt_index_is_never_served():
     with TestClient(fake_app(index_error=IndexCorrupt("chunks.sqlite checksum differs"))) as c:
         wait_settled(c)
         r = c.get("/readyz")
-        expected = ("index at /nonexistent-medcite-index is corrupt (chunks.sqlite checksum differs): "
+        expected = ("index at MEDCITE_INDEX is corrupt (chunks.sqlite checksum differs): "
                     "rebuild it with `medcite ingest`")
         assert r.status_code == 503 and r.json() == {"detail": expected}
         r = c.post("/ask", json={"question": Q})

@@ -78,7 +78,7 @@ def test_missing_index_reason(tmp_path):
         wait_settled(c)
         r = c.get("/readyz")
         assert r.status_code == 503
-        assert r.json() == {"detail": f"no index at {tmp_path / 'none'}: run `medcite ingest` first"}
+        assert r.json() == {"detail": "no index at MEDCITE_INDEX: run `medcite ingest` first"}
 
 
 def test_upload_then_delete(index_dir):
