@@ -26,10 +26,12 @@ from index.fusion import FusionSettings
 from index.manifest import (DEFAULT_INDEX_DIR, LOCK, POSTINGS, SENTENCES, STORE, VECTORS, collect_garbage,
                             current_generation, fsync_path, generation_name, generation_numbers, read_manifest,
                             switch_current, verify_checksums, write_manifest)
-from index.sentence_store import SENTENCE_DTYPE, SentenceWriter, load_matrix
+from index.sentence_store import SENTENCE_DTYPE, SentenceWriter, cites_to_json, load_matrix
 from index.store import SCHEMA, check_model, meta_to_json
 from ingest.chunking import CHUNKING
+from ingest.citations import resolve_citations
 from ingest.documents import Chunk, Document
+from ingest.references import ReferenceList, reference_list
 
 __all__ = ["IndexWriter", "delete_document", "is_disk_full"]
 
@@ -285,12 +287,20 @@ class IndexWriter:
         self._planned_texts = 0
         self.sents.add_vectors(sentence_vecs)
         ids: list[int] = []
+        rows: list[tuple] = []
+        spans = iter(sentences)
         for doc, chunks in batch:
-            ids.extend(self._insert(doc, chunks))
+            refs = reference_list(doc)
+            chunk_ids = self._insert(doc, chunks, refs)
+            ids.extend(chunk_ids)
+            # zip stops at the document's last chunk before taking the next document's spans
+            for rowid, chunk, chunk_spans in zip(chunk_ids, chunks, spans):
+                rows.extend((rowid, n, s, e, row, cites_to_json(resolve_citations(chunk.text[s:e], refs)))
+                            for n, (s, e, row) in enumerate(chunk_spans))
         vectors.add(self.vecs, ids, vecs)
         self.conn.executemany(
-            "INSERT INTO sentences(chunk_rowid, ordinal, start_char, end_char, row) VALUES (?, ?, ?, ?, ?)",
-            [(rowid, n, s, e, row) for rowid, spans in zip(ids, sentences) for n, (s, e, row) in enumerate(spans)])
+            "INSERT INTO sentences(chunk_rowid, ordinal, start_char, end_char, row, cites) VALUES (?, ?, ?, ?, ?, ?)",
+            rows)
         self.changed = True
         return ids
 
@@ -299,14 +309,18 @@ class IndexWriter:
         if vecs.shape != (count, self.vecs.d):
             raise ValueError(f"embedder returned {vecs.shape}, expected ({count}, {self.vecs.d})")
 
-    def _insert(self, doc: Document, chunks: list[Chunk]) -> list[int]:
-        """Write one document and its chunks; returns the chunks' new rowids (their vector ids)."""
+    def _insert(self, doc: Document, chunks: list[Chunk], refs: ReferenceList) -> list[int]:
+        """Write one document, its reference list and its chunks; returns the chunks' new rowids (vector ids)."""
         questions = list(dict.fromkeys(s.heading.strip() for s in doc.sections if s.heading.strip().endswith("?")))
         self.conn.execute(
             "INSERT OR REPLACE INTO documents(doc_id, source, meta, content_hash, text, doc_type, year, questions, "
             "chunk_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (doc.doc_id, doc.source, meta_to_json(doc.meta), doc.content_hash, doc.text, doc.meta.type or "",
              doc.meta.year, json.dumps(questions), len(chunks)))
+        self.conn.executemany(
+            "INSERT INTO document_references(doc_id, ordinal, number, text, doi, pmid) VALUES (?, ?, ?, ?, ?, ?)",
+            [(doc.doc_id, n, "" if e.number is None else str(e.number), e.text, e.doi, e.pmid)
+             for n, e in enumerate(refs.entries)])
         ids = []
         for c in chunks:
             cur = self.conn.execute(

@@ -22,7 +22,7 @@ from index.manifest import (DEFAULT_INDEX_DIR, GenerationPin, POSTINGS, SENTENCE
                             live_generation, pin_generation, read_manifest, verify_checksums)
 from index.sentence_store import SENTENCE_SCHEMA, cites_from_json, load_matrix
 from index.types import DocumentRecord, Filters, Hit, SentenceRecord
-from ingest.documents import Chunk, DocMeta
+from ingest.documents import Chunk, CitedWork, DocMeta
 
 __all__ = ["Index", "chunk_search_text", "SCHEMA", "meta_to_json", "meta_from_json"]
 
@@ -328,6 +328,11 @@ class Index:
         return vecs / np.clip(norms, 1e-12, None)  # undo float16 rounding of the norm
 
     # --- lookups ------------------------------------------------------------------------------------
+
+    def cited_works(self, doc_id: str) -> tuple[CitedWork, ...]:
+        """A document's own reference list, entries verbatim in printed order (marker: the printed number)."""
+        return tuple(CitedWork(number, text, doi, pmid) for number, text, doi, pmid in self._rows(
+            "SELECT number, text, doi, pmid FROM document_references WHERE doc_id = ? ORDER BY ordinal", (doc_id,)))
 
     def documents(self) -> list[DocumentRecord]:
         """Every document, ordered by doc_id."""
