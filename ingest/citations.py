@@ -23,13 +23,16 @@ _PART = re.compile(rf"^(?:(?:see(?:\s+also)?|e\.g\.|cf\.|i\.e\.)\s*,?\s+)?{_AUTH
 _NARRATIVE = re.compile(rf"(?<![\w(])(?P<cited>{_AUTHORS}\s+\((?P<year>{YEAR})\))")
 _NUMBERS = r"\d{1,4}(?:\s*[-\u2013]\s*\d{1,4})?(?:\s*,\s*\d{1,4}(?:\s*[-\u2013]\s*\d{1,4})?)*"
 _BRACKETS = re.compile(rf"\[(?P<numbers>{_NUMBERS})\]")
-# "pain12,13" / "pain.12" after a lower-case word of three or more letters, then a space or the end
-_SUPERSCRIPT = re.compile(r"\b[A-Za-z][a-z]{2,}[.,]?(?P<numbers>\d{1,4}(?:[,\u2013-]\d{1,4})*)(?=[\s;:)]|$)")
+# "pain12,13" / "pain.12" after a word of three or more letters (lower case after the first), then a space,
+# a full stop or the end
+_SUPERSCRIPT = re.compile(r"\b[A-Za-z][a-z]{2,}[.,]?(?P<numbers>\d{1,4}(?:[,\u2013-]\d{1,4})*)(?=\.?(?:[\s;:)]|$))")
 MAX_RANGE = 50  # "[1-200]" is not a citation range anyone prints; a longer span is read as no citation
 
 
 def resolve_citations(sentence: str, refs: ReferenceList) -> tuple[CitedWork, ...]:
-    """The entries a sentence cites, each once, in the order first cited; () when there is no list."""
+    """The entries a sentence cites, each once, in the order first cited; () when there is no list.
+
+    Markers have their whitespace collapsed (a PDF line break inside "[2,\n3]" reads as "[2, 3]")."""
     if not refs.entries:
         return ()
     found: list[tuple[int, str, ReferenceEntry]] = []
@@ -39,7 +42,7 @@ def resolve_citations(sentence: str, refs: ReferenceList) -> tuple[CitedWork, ..
     out: dict[str, CitedWork] = {}
     for _, marker, entry in sorted(found, key=lambda f: f[0]):
         if entry.text not in out:
-            out[entry.text] = CitedWork(marker, entry.text, entry.doi, entry.pmid)
+            out[entry.text] = CitedWork(" ".join(marker.split()), entry.text, entry.doi, entry.pmid)
     return tuple(out.values())
 
 

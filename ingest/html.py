@@ -9,6 +9,7 @@ from ingest.assemble import TextBuilder, squash_lines
 from ingest.documents import Document
 from ingest.errors import ReadError
 from ingest.metadata import MetaLayer, doc_id_for_path, filename_layer, merge_meta, read_sidecar
+from ingest.references import is_reference_heading
 
 _DROP = {"script", "style", "nav", "header", "footer", "aside", "noscript", "form", "template",
          "iframe", "svg", "button", "select", "head", "object", "canvas"}
@@ -59,10 +60,24 @@ class _SectionCollector:
                 elif child.name in _BLOCK:
                     # A blank line after each block keeps list items and cells apart as sentences.
                     self.buffer.append("\n\n")
+                    self.buffer.append(self.list_number(child))
                     self.walk(child)
                     self.buffer.append("\n\n")
                 else:
                     self.walk(child)
+
+
+    def list_number(self, item: Tag) -> str:
+        """The number a browser prints before an <ol> item of a reference list ("3. "), so "[3]" resolves."""
+        parent = item.parent
+        if item.name != "li" or parent is None or parent.name != "ol" or not is_reference_heading(self.heading):
+            return ""
+        try:
+            first = int(parent.get("start", 1))
+        except ValueError:
+            first = 1
+        position = sum(1 for sibling in item.find_previous_siblings("li"))
+        return f"{first + position}. "
 
 
 def _meta_layer(soup: BeautifulSoup) -> MetaLayer:

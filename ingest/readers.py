@@ -24,7 +24,8 @@ SUPPORTED_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".txt", ".xml
 # Raised when a reader starts producing different documents from the same bytes, so that the next
 # incremental ingest re-reads those files instead of keeping what the old reader made of them.
 # .pdf 2: sections follow the outline (bookmarks) instead of one per page.
-READER_REVISIONS = {".pdf": 2}
+# .html 1: <ol> items of a reference list carry their printed number, so numeric citations resolve
+READER_REVISIONS = {".pdf": 2, ".html": 1, ".htm": 1}
 # Formats whose parsers have hung or blown up on hostile input; the rest parse in-process, fast.
 ISOLATED_SUFFIXES = (".pdf", ".html", ".htm")
 # Largest file read at all (checked by size before any byte is read): 4x the largest input we ingest
