@@ -156,6 +156,10 @@ class OnnxEmbedder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, MAX_INFERENCE_THREADS)
         opts.inter_op_num_threads = 1
+        # Idle intra-op threads sleep instead of spinning: spinning burned ~40% more CPU for the same vectors when
+        # embedding sentences with 2 threads (12.1 vs 7.5 CPU-s for 1,200 MedQuAD sentences, and 31 vs 21 s wall on
+        # the shared 2-core machine at load 17; /tmp benchmark in the README's ingest row). One thread never spins.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(folder / "model_int8.onnx"), opts,
                                             providers=["CPUExecutionProvider"])
 
