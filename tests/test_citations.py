@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build import ingest_paths
+from service.pipeline import ingest_paths
 from index.embedder import FakeEmbedder
 from index.store import Index
 from ingest.citations import resolve_citations
