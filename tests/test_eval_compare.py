@@ -163,6 +163,11 @@ def test_compare_command_prints_deltas_and_writes_json(two_runs, capsys, tmp_pat
     saved = json.loads((tmp_path / "c.json").read_text())
     assert saved["measures"] == two_runs[2]["comparison"]["measures"]  # the same as --baseline computed
     assert [m["measure"] for m in saved["measures"]][:4] == ["dense nDCG@10", "dense RR@10", "hybrid nDCG@10", "hybrid RR@10"]
+    assert main(["eval", "--compare", str(out / "a.json"), str(out / "b.json"), "--report", str(tmp_path / "c.html")]) == 0
+    page = (tmp_path / "c.html").read_text()
+    assert 'id="comparison-table"' in page and "Comparison: b.json against a.json" in page
+    assert page.count("<polyline") == 4  # B's two retrievers, and A's dashed
+    capsys.readouterr()
     (tmp_path / "old.json").write_text(json.dumps({"retrievers": {}}))
     assert main(["eval", "--compare", str(tmp_path / "old.json"), str(out / "b.json")]) == 1
     assert capsys.readouterr().err == "medcite: old.json: has no per-query scores (written by an older medcite eval: rerun it)\n"
