@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -263,12 +264,18 @@ class Index:
                 return self._hits(best)
             n *= 4
 
+    def chunk_documents(self, rowids: Sequence[int]) -> dict[int, str]:
+        """The document id of each chunk rowid (as `rank` returns them)."""
+        if not rowids:
+            return {}
+        return dict(self._rows(f"SELECT id, doc_id FROM chunks WHERE id IN ({', '.join('?' * len(rowids))})",
+                               tuple(rowids)))
+
     def _collapse(self, ranked: list[tuple], k: int) -> list[tuple]:
         """First (best) ranked chunk of each document, up to k documents."""
         if not ranked:
             return []
-        docs = dict(self._rows(f"SELECT id, doc_id FROM chunks WHERE id IN ({', '.join('?' * len(ranked))})",
-                               tuple(r[0] for r in ranked)))
+        docs = self.chunk_documents([r[0] for r in ranked])
         seen: set[str] = set()
         out = []
         for row in ranked:
