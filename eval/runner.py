@@ -383,6 +383,8 @@ def run_eval(
         rankers = {name: index_ranker(index, name) for name in names}
         manifest = getattr(index, "manifest", {}) or {}
         model, chunks, index_config = manifest.get("model", model), len(index), index_settings(manifest)
+        if getattr(index, "fusion", None) is not None:  # the fusion hybrid search used (a query-time setting)
+            index_config["fusion"] = index.fusion.to_dict()
     elif overrides:
         raise ValueError("--fusion needs an index (it changes how hybrid search fuses its rankings)")
     runs = [rank_queries(name, ds.queries, rankers[name], progress=progress) for name in names]

@@ -22,7 +22,6 @@ from index import vectors
 from index.bm25 import COLUMN_WEIGHTS, TOKENIZE
 from index.bm25_postings import Postings, build_postings
 from index.errors import DiskFull, IndexNotFound
-from index.fusion import FusionSettings
 from index.manifest import (DEFAULT_INDEX_DIR, LOCK, POSTINGS, SENTENCES, STORE, VECTORS, collect_garbage,
                             current_generation, fsync_path, generation_name, generation_numbers, read_manifest,
                             switch_current, verify_checksums, write_manifest)
@@ -48,12 +47,11 @@ class IndexWriter:
     """
 
     def __init__(self, index_dir: str | Path | None, embedder=None, kind: str | None = None,
-                 fusion: FusionSettings | None = None, default_kind: str | None = None):
+                 default_kind: str | None = None):
         self.root = Path(index_dir) if index_dir is not None else DEFAULT_INDEX_DIR
         self.embedder = embedder
         self.kind_arg = kind
         self.default_kind = kind or default_kind
-        self.fusion = fusion
         self._lock_fd: int | None = None
         self._planned_texts = 0  # sentence texts the last plan_sentences asked to embed
         self.changed = False
@@ -190,14 +188,13 @@ class IndexWriter:
         """Everything needed to query this generation correctly."""
         dim = self.embedder.dim if self.embedder is not None else self.base["dim"]
         model = self.embedder.name if self.embedder is not None else self.base["model"]
-        fusion = self.fusion or FusionSettings(**self.base.get("fusion", {}))
         params = {"M": vectors.HNSW_M, "efConstruction": vectors.HNSW_EF_CONSTRUCTION,
                   "efSearch": vectors.HNSW_EF_SEARCH} if self.kind == "hnsw" else {}
         max_tokens = getattr(self.embedder, "max_tokens", None) or (self.base or {}).get("max_tokens")
         return {"model": model, "dim": int(dim), "max_tokens": max_tokens, "generation": self.gen.name,
                 "created_at": time.time(),
                 "embedder": type(self.embedder).__name__ if self.embedder is not None else self.base.get("embedder"),
-                "chunking": dict(CHUNKING), "counts": counts, "fusion": fusion.to_dict(),
+                "chunking": dict(CHUNKING), "counts": counts,
                 "vector_index": {"kind": self.kind, "metric": "inner_product", **params},
                 "bm25": {"engine": "sqlite-fts5", "postings": POSTINGS, "column_weights": list(COLUMN_WEIGHTS),
                          "columns": ["title", "heading", "text"], "tokenizer": TOKENIZE},

@@ -111,7 +111,9 @@ class Index:
         self.gen_dir = gen_dir
         self.manifest = manifest
         self.embedder = embedder
-        self.fusion = FusionSettings(**manifest.get("fusion", {}))
+        # Fusion is a query-time choice, not a property of the stored data: every index uses the current
+        # settings (a "fusion" entry that older generations wrote into their manifest is ignored).
+        self.fusion = FusionSettings()
         self._conns = [conn]  # one read-only connection per thread: SQLite reads then run in parallel
         self._local = threading.local()
         self._local.conn = conn

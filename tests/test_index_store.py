@@ -10,7 +10,7 @@ from index.build import delete_document
 from service.pipeline import add_documents
 from index.embedder import FakeEmbedder
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from index.fusion import convex, rrf
+from index.fusion import FusionSettings, convex, rrf
 from index.manifest import CURRENT, live_generation
 from index.store import Index, chunk_search_text
 from index.types import Filters
@@ -161,3 +161,24 @@ def test_fusions_on_literal_rankings():
     assert [i for i, _ in rrf(dense, lexical, dense_weight=3.0)] == [2, 3, 1]
     fused = dict(convex(dense, lexical, alpha=0.5))
     assert fused == pytest.approx({1: 0.45, 2: 0.65, 3: 0.55})
+
+
+def test_convex_fusion_normalises_both_lists():
+    dense = [(1, 0.9), (2, 0.8), (3, 0.1)]
+    lexical = [(3, 10.0), (2, 5.0)]
+    # min-max: dense 1 -> 1, 2 -> 0.875, 3 -> 0; BM25 3 -> 1, 2 -> 0, and 1 (not found) gets BM25's floor 0
+    assert dict(convex(dense, lexical, 0.5, "minmax")) == pytest.approx({1: 0.5, 2: 0.4375, 3: 0.5})
+    # z-scores: dense mean 0.6, sd 0.3559 -> 1: 0.8429, 2: 0.5620, 3: -1.4049; BM25 3: +1, 2: -1, 1: floor -1
+    assert dict(convex(dense, lexical, 0.5, "zscore")) == pytest.approx(
+        {1: -0.0786, 2: -0.2190, 3: -0.2024}, abs=1e-4)
+    with pytest.raises(ValueError, match="unknown normalisation"):
+        convex(dense, lexical, 0.5, "rank")
+
+
+def test_fusion_is_the_current_setting_not_the_one_a_manifest_recorded(literal_index):
+    gen = live_generation(literal_index)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    assert "fusion" not in manifest
+    manifest["fusion"] = {"method": "rrf", "alpha": 0.1, "rrf_k": 5}  # what an older generation wrote
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    assert Index.open(literal_index, EMB).fusion == FusionSettings()
