@@ -37,7 +37,7 @@ class FusionSettings:
     candidates: int = 100  # top-N of each ranking that enters the fusion, at least (search_documents takes 5k)
 
     def to_dict(self) -> dict:
-        """The settings as JSON-ready values, for the manifest and eval output."""
+        """The settings as JSON-ready values, for eval output."""
         return dict(self.__dict__)
 
 
