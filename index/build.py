@@ -47,11 +47,12 @@ class IndexWriter:
     """
 
     def __init__(self, index_dir: str | Path | None, embedder=None, kind: str | None = None,
-                 default_kind: str | None = None):
+                 default_kind: str | None = None, vector_settings: vectors.VectorSettings | None = None):
         self.root = Path(index_dir) if index_dir is not None else DEFAULT_INDEX_DIR
         self.embedder = embedder
+        self.vector_settings = vector_settings or vectors.VectorSettings()
         self.kind_arg = kind
-        self.default_kind = kind or default_kind
+        self.default_kind = kind or default_kind or self.vector_settings.kind
         self._lock_fd: int | None = None
         self._planned_texts = 0  # sentence texts the last plan_sentences asked to embed
         self.changed = False
@@ -119,10 +120,14 @@ class IndexWriter:
             self.vecs = vectors.new_index(self.embedder.dim, vectors.vector_index_kind(self.default_kind))
         self.kind = self.base.get("vector_index", {}).get("kind") or vectors.vector_index_kind(self.default_kind)
         if self.kind_arg and vectors.vector_index_kind(self.kind_arg) != self.kind:
+            if vectors.is_compressed(self.vecs):
+                raise ValueError(f"the index at {self.root.name} holds compressed vectors, which cannot be turned "
+                                 f"back into {self.kind_arg}: ingest into a new index directory")
             self.kind = vectors.vector_index_kind(self.kind_arg)
             self._rebuild_vectors = True
         else:
             self._rebuild_vectors = False
+        self._begin_exact(live)
         self._begin_sentences(live)
         self.conn = sqlite3.connect(self.gen / STORE)
         # The file is private to this generation until commit; a crash discards it whole, so no journal.
@@ -141,6 +146,12 @@ class IndexWriter:
         if previous is not None and previous.rows == self.sents.rows:
             self.sents.row_of_text = previous.row_of_text  # rows committed by this session, still valid
 
+    def _begin_exact(self, live: Path | None) -> None:
+        """A compressed index keeps float16 copies of its vectors: the live ones mapped, new ones in memory."""
+        self.exact = vectors.ExactVectors.load(live) if live and vectors.is_compressed(self.vecs) else None
+        self._exact_new: list[tuple[np.ndarray, np.ndarray]] = []
+        self._exact_removed: set[int] = set()
+
     def _abort(self) -> None:
         """Drop the uncommitted generation (never one that is already live)."""
         self.conn.close()
@@ -154,6 +165,7 @@ class IndexWriter:
         self._write_postings()
         if self._rebuild_vectors or (self.kind == "hnsw" and self._removed):
             self._rebuild()
+        self._write_exact()
         if self.vecs.ntotal != counts["chunks"]:
             raise RuntimeError(f"internal error: {self.vecs.ntotal} vectors for {counts['chunks']} chunks")
         vectors.save(self.vecs, self.gen / VECTORS)
@@ -163,6 +175,9 @@ class IndexWriter:
         fsync_path(self.gen / STORE)
         fsync_path(self.gen / POSTINGS)
         fsync_path(self.gen / SENTENCES)
+        for name in (vectors.EXACT_VECTORS, vectors.VECTOR_IDS):
+            if (self.gen / name).is_file():
+                fsync_path(self.gen / name)
         manifest = write_manifest(self.gen, self._manifest(counts))
         fsync_path(self.gen)
         switch_current(self.root, self.gen)
@@ -190,6 +205,9 @@ class IndexWriter:
         model = self.embedder.name if self.embedder is not None else self.base["model"]
         params = {"M": vectors.HNSW_M, "efConstruction": vectors.HNSW_EF_CONSTRUCTION,
                   "efSearch": vectors.HNSW_EF_SEARCH} if self.kind == "hnsw" else {}
+        params["factory"] = vectors.describe(self.vecs)
+        if self.kind == "ivfpq":
+            params.update(self._compressed_manifest())
         max_tokens = getattr(self.embedder, "max_tokens", None) or (self.base or {}).get("max_tokens")
         return {"model": model, "dim": int(dim), "max_tokens": max_tokens, "generation": self.gen.name,
                 "created_at": time.time(),
@@ -202,6 +220,56 @@ class IndexWriter:
                 "sentences": {"vectors": SENTENCES, "dtype": np.dtype(SENTENCE_DTYPE).name, "segmenter": "blingfire",
                               "spans": "store.sqlite table sentences, offsets into chunks.text",
                               "not_stored": "sections under a reference-list heading"}}
+
+    def _compressed_manifest(self) -> dict:
+        """What an ivfpq generation needs to be searched and re-opened: threshold, nprobe, training."""
+        base = self.base.get("vector_index", {}) if self.base else {}
+        out = {"min_vectors": base.get("min_vectors", self.vector_settings.min_vectors),
+               "nprobe": base.get("nprobe", self.vector_settings.nprobe or vectors.NPROBE),
+               "refine_factor": base.get("refine_factor", self.vector_settings.refine_factor),
+               "train_factory": self._train_factory()}
+        if vectors.is_compressed(self.vecs):
+            out["training"] = getattr(self, "_training", None) or base.get("training")
+            out["exact_vectors"] = {"file": vectors.EXACT_VECTORS, "ids": vectors.VECTOR_IDS,
+                                    "dtype": np.dtype(vectors.EXACT_DTYPE).name}
+        return out
+
+    def _train_factory(self) -> str | None:
+        """The factory asked for when this index was first written (None: sized by compressed_factory)."""
+        return self.vector_settings.factory or (self.base or {}).get("vector_index", {}).get("train_factory")
+
+    def _write_exact(self) -> None:
+        """Compress a flat ivfpq index that reached its threshold; write a compressed one's exact vectors."""
+        if self.kind != "ivfpq":
+            return
+        if not vectors.is_compressed(self.vecs):
+            threshold = self.base.get("vector_index", {}).get("min_vectors", self.vector_settings.min_vectors)
+            if self.vecs.ntotal < max(1, threshold):
+                return
+            self._compress()
+        parts = []
+        if self.exact is not None:
+            keep = ~np.isin(self.exact.ids, np.fromiter(self._exact_removed, np.int64, len(self._exact_removed)))
+            parts.append((np.asarray(self.exact.ids)[keep], np.asarray(self.exact.matrix)[keep]))
+        parts.extend(self._exact_new)
+        vectors.save_exact(self.gen, parts, self.vecs.d)
+        self._begin_exact(self.gen)
+
+    def _compress(self) -> None:
+        """Train IVF-PQ on a seeded sample of the flat index's vectors and move every vector into it."""
+        n, dim = self.vecs.ntotal, self.vecs.d
+        ids = faiss_ids(self.vecs)
+        flat = self.vecs.index.reconstruct_n(0, n)
+        order = np.argsort(ids)
+        ids, flat = ids[order], flat[order]
+        factory = self._train_factory() or vectors.compressed_factory(n, dim)
+        rows = vectors.training_rows(n, vectors.training_size(factory, n))
+        self.vecs = vectors.train_compressed(dim, factory, flat[rows])
+        vectors.add(self.vecs, ids, flat)
+        self._training = {"factory": factory, "vectors": int(n), "sample": int(len(rows)),
+                          "sample_seed": vectors.TRAIN_SEED, "sample_of": "uniform over the vectors sorted by id"}
+        self.exact, self._exact_removed = None, set()
+        self._exact_new = [(ids, flat)]
 
     def _counts(self) -> dict:
         """Documents, chunks and files in the store."""
@@ -244,9 +312,18 @@ class IndexWriter:
                 self._removed.update(ids)
             else:
                 vectors.remove(self.vecs, ids)
+                self._forget_exact(ids)
         changed = found or bool(ids)
         self.changed |= changed
         return changed
+
+    def _forget_exact(self, ids: list[int]) -> None:
+        """Drop deleted ids from the exact vectors (live ones at commit, new ones now)."""
+        if not vectors.is_compressed(self.vecs):
+            return
+        gone = np.asarray(ids, np.int64)
+        self._exact_removed.update(ids)
+        self._exact_new = [(i[keep], v[keep]) for i, v in self._exact_new if (keep := ~np.isin(i, gone)).any()]
 
     def set_file(self, path: str, file_hash: str, doc_ids: list[str]) -> None:
         """Remember which documents a file produced, for the next incremental ingest."""
@@ -295,6 +372,8 @@ class IndexWriter:
                 rows.extend((rowid, n, s, e, row, cites_to_json(resolve_citations(chunk.text[s:e], refs)))
                             for n, (s, e, row) in enumerate(chunk_spans))
         vectors.add(self.vecs, ids, vecs)
+        if self.exact is not None or vectors.is_compressed(self.vecs):
+            self._exact_new.append((np.asarray(ids, np.int64), np.asarray(vecs, vectors.EXACT_DTYPE)))
         self.conn.executemany(
             "INSERT INTO sentences(chunk_rowid, ordinal, start_char, end_char, row, cites) VALUES (?, ?, ?, ?, ?, ?)",
             rows)

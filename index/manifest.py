@@ -28,6 +28,10 @@ STORE = "store.sqlite"
 VECTORS = "vectors.faiss"
 POSTINGS = "bm25.npz"  # optional: generations written before it existed lack it
 SENTENCES = "sentences.npy"
+EXACT_VECTORS = "exact_vectors.npy"  # compressed (ivfpq) generations only: float16 vectors for re-scoring
+VECTOR_IDS = "vector_ids.npy"  # ... and their ids
+DATA_FILES = (STORE, VECTORS, POSTINGS, SENTENCES, EXACT_VECTORS, VECTOR_IDS)
+OPTIONAL_FILES = (POSTINGS, EXACT_VECTORS, VECTOR_IDS)
 CURRENT = "CURRENT"
 LOCK = ".lock"
 _GEN = re.compile(r"^gen-(\d{6})$")
@@ -98,8 +102,8 @@ def switch_current(index_dir: Path, gen_dir: Path) -> None:
 def write_manifest(gen_dir: Path, manifest: dict) -> dict:
     """Fill in checksums of the data files and write manifest.json atomically (last file of a generation)."""
     manifest = dict(manifest, format_version=FORMAT_VERSION,
-                    checksums={name: sha256_file(gen_dir / name) for name in (STORE, VECTORS, POSTINGS, SENTENCES)
-                               if name != POSTINGS or (gen_dir / name).is_file()})
+                    checksums={name: sha256_file(gen_dir / name) for name in DATA_FILES
+                               if name not in OPTIONAL_FILES or (gen_dir / name).is_file()})
     atomic_write_text(gen_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     return manifest
 

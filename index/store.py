@@ -105,7 +105,8 @@ class Index:
 
     def __init__(self, root: Path, gen_dir: Path, manifest: dict, conn: sqlite3.Connection, vecs, embedder=None,
                  postings: bm25_postings.Postings | None = None, sentence_vectors: np.ndarray | None = None,
-                 pin: GenerationPin | None = None):
+                 pin: GenerationPin | None = None, exact: vectors.ExactVectors | None = None,
+                 vector_settings: vectors.VectorSettings | None = None):
         self.root = root
         self._pin = pin  # keeps gen_dir on disk until close(): threads open their connections lazily
         self.gen_dir = gen_dir
@@ -118,6 +119,12 @@ class Index:
         self._local = threading.local()
         self._local.conn = conn
         self._vectors = vecs
+        self._exact = exact  # float16 copies of a compressed index's vectors, for exact re-scoring
+        settings = vector_settings or vectors.VectorSettings()
+        stored = manifest.get("vector_index", {})
+        self._nprobe = settings.nprobe or stored.get("nprobe") or vectors.NPROBE
+        self._refine_factor = settings.refine_factor if vector_settings else stored.get("refine_factor",
+                                                                                           vectors.REFINE_FACTOR)
         self._postings = postings  # None: BM25 queries go to FTS5 (an index written before postings existed)
         self._lock = threading.Lock()  # guards self._conns and the caches below
         self._doc_cache: dict[str, DocumentRecord] = {}
@@ -126,28 +133,36 @@ class Index:
         self._sentence_cache: OrderedDict[str, tuple[SentenceRecord, ...]] = OrderedDict()
 
     @classmethod
-    def open(cls, path: str | Path | None = None, embedder=None, verify: bool = True) -> "Index":
-        """Open the live generation; IndexNotFound / IndexMismatch / IndexCorrupt say what to do."""
+    def open(cls, path: str | Path | None = None, embedder=None, verify: bool = True,
+             vector_settings: vectors.VectorSettings | None = None) -> "Index":
+        """Open the live generation; IndexNotFound / IndexMismatch / IndexCorrupt say what to do.
+
+        `vector_settings.kind` (when set) must be the index's kind; its nprobe overrides the manifest's.
+        """
         root = Path(path) if path is not None else DEFAULT_INDEX_DIR
         gen, pin = _pinned_live_generation(root)
         try:
-            return cls._open_pinned(root, gen, pin, embedder, verify)
+            return cls._open_pinned(root, gen, pin, embedder, verify, vector_settings)
         except BaseException:
             pin.release()
             raise
 
     @classmethod
-    def _open_pinned(cls, root: Path, gen: Path, pin: GenerationPin, embedder, verify: bool) -> "Index":
+    def _open_pinned(cls, root: Path, gen: Path, pin: GenerationPin, embedder, verify: bool,
+                     vector_settings: vectors.VectorSettings | None = None) -> "Index":
         """Open a generation already pinned against garbage collection."""
         manifest = read_manifest(gen)
         if embedder is not None:
             check_model(manifest, embedder, root)
+        if vector_settings is not None:
+            check_vector_kind(manifest, vector_settings, root)
         if verify:
             verify_checksums(gen, manifest)
         try:
             conn = open_store(gen)
             chunk_count = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             vecs = vectors.load(gen / VECTORS)
+            exact = vectors.ExactVectors.load(gen) if vectors.is_compressed(vecs) else None
             postings = bm25_postings.Postings.load(gen / POSTINGS) if POSTINGS in manifest.get("checksums", {}) else None
             sentence_vectors = load_matrix(gen / SENTENCES)
             sentence_rows = conn.execute("SELECT COALESCE(MAX(row) + 1, 0) FROM sentences").fetchone()[0]
@@ -156,6 +171,7 @@ class Index:
         if vecs.ntotal != chunk_count or chunk_count != manifest.get("counts", {}).get("chunks"):
             raise IndexCorrupt(f"{gen} has {vecs.ntotal} vectors for {chunk_count} chunks "
                                f"(manifest: {manifest.get('counts')}): re-run `medcite ingest`")
+        check_vector_structure(manifest, vecs, exact, gen)
         if vecs.d != manifest.get("dim"):
             raise IndexCorrupt(f"{gen} vectors have dimension {vecs.d}, manifest says {manifest.get('dim')}")
         if postings is not None and len(postings.rows) != chunk_count:
@@ -165,7 +181,7 @@ class Index:
                 or sentence_rows > len(sentence_vectors):
             raise IndexCorrupt(f"{gen} has sentence vectors of shape {sentence_vectors.shape} for {sentence_rows} "
                                f"rows (manifest: {manifest.get('counts')}): re-run `medcite ingest`")
-        return cls(root, gen, manifest, conn, vecs, embedder, postings, sentence_vectors, pin)
+        return cls(root, gen, manifest, conn, vecs, embedder, postings, sentence_vectors, pin, exact, vector_settings)
 
     def close(self) -> None:
         """Release the sqlite connections, the memory-mapped sentence vectors and the pin: the generation's
@@ -239,7 +255,8 @@ class Index:
         allowed = None
         if allowed_sql is not None:
             allowed = np.array([r[0] for r in self._rows(allowed_sql, params)], dtype=np.int64)
-        return vectors.search(self._vectors, query_vector, n, allowed)
+        return vectors.search(self._vectors, query_vector, n, allowed, nprobe=self._nprobe, exact=self._exact,
+                              refine_factor=self._refine_factor)
 
     def _bm25(self, query, n, allowed_sql, params) -> list[tuple[int, float]]:
         """Best chunks by BM25, within the filter: from the postings when the query is plain terms, else FTS5."""
@@ -405,6 +422,27 @@ def _chunk(row: tuple) -> Chunk:
     """Chunk from a chunks row (rowid first)."""
     _, chunk_id, doc_id, text, start, end, heading, page, chash = row
     return Chunk(chunk_id, doc_id, text, start, end, heading, page, chash)
+
+
+def check_vector_kind(manifest: dict, settings: vectors.VectorSettings, root: Path) -> None:
+    """IndexMismatch when a vector index kind was asked for and the index was built with another."""
+    built = manifest.get("vector_index", {}).get("kind", "flat")
+    if settings.kind is not None and settings.kind.lower() != built:
+        raise IndexMismatch(f"index at {root} was built with vector index {built} but MEDCITE_VECTOR_INDEX is "
+                            f"{settings.kind}: set MEDCITE_VECTOR_INDEX={built}, or re-ingest into a new index "
+                            f"with `medcite ingest --index DIR`")
+
+
+def check_vector_structure(manifest: dict, vecs, exact, gen: Path) -> None:
+    """IndexMismatch when vectors.faiss is not the structure the manifest records (factory string)."""
+    recorded = manifest.get("vector_index", {}).get("factory")
+    actual = vectors.describe(vecs)
+    if recorded is not None and recorded != actual:
+        raise IndexMismatch(f"{gen.name} vectors are {actual} but its manifest records {recorded}: "
+                            "re-run `medcite ingest` into a new index")
+    if exact is not None and len(exact.ids) != vecs.ntotal:
+        raise IndexCorrupt(f"{gen.name} has {len(exact.ids)} exact vectors for {vecs.ntotal} compressed ones: "
+                           "re-run `medcite ingest`")
 
 
 def check_model(manifest: dict, embedder, root: Path) -> None:

@@ -1,13 +1,26 @@
-"""The FAISS vector index keyed by chunk rowid: exact inner product by default, HNSW by setting."""
+"""The FAISS vector index keyed by chunk rowid: exact inner product by default, HNSW or IVF-PQ by setting.
+
+`ivfpq` (compressed) keeps exact flat search while the corpus is small and, at the first commit with at
+least `min_vectors` vectors, trains FAISS's IVF with product quantization on a seeded sample of them. A
+compressed index is searched in `nprobe` of its lists and its best `refine_factor * k` candidates are
+re-scored exactly from float16 copies of the vectors, memory-mapped from `exact_vectors.npy` (sorted by
+id, so a query touches only the rows it re-scores: RSS grows with queries, not with the corpus).
+IVF supports add_with_ids and remove_ids itself, so chunk rowids stay the vector ids through incremental
+adds and deletes; the quantizers are trained once and new vectors are encoded with them.
+"""
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-KINDS = ("flat", "hnsw")
+from index.manifest import EXACT_VECTORS, VECTOR_IDS
+
+KINDS = ("flat", "hnsw", "ivfpq")
 
 # One query against ~30k vectors takes ~1.4 ms on one thread and ~3.9 ms with OpenMP's two (measured on
 # MedQuAD); the service runs several queries at once on its own threads, so FAISS stays single-threaded.
@@ -17,6 +30,47 @@ faiss.omp_set_num_threads(1)
 HNSW_M = 32  # neighbours per node
 HNSW_EF_CONSTRUCTION = 80  # candidate list while building
 HNSW_EF_SEARCH = 128  # candidate list while searching: above the 100 candidates hybrid fusion asks for
+
+# Below this many vectors an `ivfpq` index stays exact flat: 100k float32 vectors of 384 dims are 150 MB and
+# brute force over them is a few ms, and training 1024 lists needs 39 x 1024 = 40k sample vectors anyway.
+IVFPQ_MIN_VECTORS = 100_000
+# Lists: about sqrt(n) (FAISS's guideline is 4-16 sqrt(n)), capped at 1024 because assigning 10M vectors to
+# 1024 centroids is ~8e12 flops, minutes on this 2-core machine; a bigger build host can set a factory.
+IVF_NLIST_MAX = 1024
+IVF_NLIST_MIN = 64
+# 48 sub-quantizers of 8 dims x 8 bits = 48 bytes per 384-dim vector (1,536 bytes in float32: 32x smaller).
+PQ_M = 48
+# FAISS's k-means warns below 39 training points per centroid; the PQ needs 39 x 256 points per sub-quantizer.
+TRAIN_POINTS_PER_CENTROID = 39
+PQ_CENTROIDS = 256
+TRAIN_SEED = 1234
+# Lists searched per query and candidates re-scored per result: the defaults measured in eval.bench_scale
+# (recall@10 against exact search; README "Scaling out").
+NPROBE = 32
+REFINE_FACTOR = 8
+# A filter this small is searched exactly over the allowed rows' stored vectors instead of through IVF.
+EXACT_FILTER_MAX = 20_000
+
+EXACT_DTYPE = np.float16  # rows of EXACT_VECTORS, sorted by id; their ids (int64, ascending) in VECTOR_IDS
+
+
+@dataclass(frozen=True)
+class VectorSettings:
+    """How vectors are indexed (writers) and searched (readers); None means the index's own choice."""
+
+    kind: str | None = None
+    nprobe: int | None = None
+    refine_factor: int = REFINE_FACTOR
+    min_vectors: int = IVFPQ_MIN_VECTORS
+    factory: str | None = None  # e.g. "IVF4096,PQ64"; default compressed_factory(n)
+
+    def __post_init__(self):
+        if self.kind is not None and self.kind.lower() not in KINDS:
+            raise ValueError(f"unknown vector index {self.kind!r}: use one of {', '.join(KINDS)}")
+        if self.nprobe is not None and self.nprobe < 1:
+            raise ValueError("nprobe must be at least 1")
+        if self.refine_factor < 0 or self.min_vectors < 0:
+            raise ValueError("refine_factor and min_vectors must not be negative")
 
 
 def vector_index_kind(kind: str | None = None) -> str:
@@ -28,7 +82,10 @@ def vector_index_kind(kind: str | None = None) -> str:
 
 
 def new_index(dim: int, kind: str = "flat") -> faiss.Index:
-    """An empty index of cosine (inner product of normalised vectors) keyed by int64 ids."""
+    """An empty index of cosine (inner product of normalised vectors) keyed by int64 ids.
+
+    `ivfpq` starts flat: it is compressed by `compress` once it holds enough vectors to train on.
+    """
     if kind == "hnsw":
         inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -46,15 +103,66 @@ def build_index(dim: int, kind: str, ids: np.ndarray, vectors: np.ndarray) -> fa
     return index
 
 
+def is_compressed(index: faiss.Index) -> bool:
+    """True for an IVF index (the trained `ivfpq` form)."""
+    return isinstance(faiss.downcast_index(index), faiss.IndexIVF)
+
+
+def describe(index: faiss.Index) -> str:
+    """The FAISS factory string of an index's structure, e.g. "IVF1024,PQ48" or "IDMap2,Flat"."""
+    if isinstance(index, faiss.IndexIDMap2):  # (read_index and new_index return the concrete class)
+        inner = faiss.downcast_index(index.index)
+        return f"IDMap2,HNSW{inner.hnsw.nb_neighbors(1)}" if isinstance(inner, faiss.IndexHNSW) else "IDMap2,Flat"
+    ivf = faiss.downcast_index(index)
+    if isinstance(ivf, faiss.IndexIVFPQ):
+        bits = "" if ivf.pq.nbits == 8 else f"x{ivf.pq.nbits}"
+        return f"IVF{ivf.nlist},PQ{ivf.pq.M}{bits}"
+    return type(ivf).__name__
+
+
+def compressed_factory(n: int, dim: int) -> str:
+    """The default IVF-PQ factory for n vectors: ~sqrt(n) lists (power of two, capped), PQ_M sub-quantizers."""
+    nlist = 2 ** round(math.log2(max(1.0, math.sqrt(n))))
+    nlist = int(min(IVF_NLIST_MAX, max(IVF_NLIST_MIN, nlist)))
+    m = PQ_M if dim % PQ_M == 0 else max(d for d in range(1, min(dim, PQ_M) + 1) if dim % d == 0)
+    return f"IVF{nlist},PQ{m}"
+
+
+def training_size(factory: str, n: int) -> int:
+    """Sample size to train a factory on: enough for its lists and its PQ, at most n."""
+    nlist = int(factory.split(",")[0].removeprefix("IVF").split("_")[0])
+    return int(min(n, TRAIN_POINTS_PER_CENTROID * max(nlist, PQ_CENTROIDS)))
+
+
+def training_rows(n: int, size: int, seed: int = TRAIN_SEED) -> np.ndarray:
+    """Positions (ascending) of a seeded uniform sample of `size` of n vectors."""
+    return np.sort(np.random.default_rng(seed).choice(n, size=min(size, n), replace=False))
+
+
+def train_compressed(dim: int, factory: str, sample: np.ndarray) -> faiss.Index:
+    """An empty IVF-PQ index (inner product) trained on the sample vectors."""
+    index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    if not isinstance(faiss.downcast_index(index), faiss.IndexIVF):
+        raise ValueError(f"vector index factory {factory!r} is not an IVF index")
+    ivf = faiss.extract_index_ivf(index)
+    ivf.cp.seed = TRAIN_SEED  # the same sample gives the same lists and codes on every run
+    pq = faiss.downcast_index(index)
+    if isinstance(pq, faiss.IndexIVFPQ):
+        pq.pq.cp.seed = TRAIN_SEED
+        pq.do_polysemous_training = False  # minutes of training for Hamming filtering that search does not use
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    return index
+
+
 def add(index: faiss.Index, ids: list[int], vectors: np.ndarray) -> None:
     """Add vectors under the given chunk rowids."""
-    if ids:
+    if len(ids):
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
 
 
 def remove(index: faiss.Index, ids: list[int]) -> int:
-    """Remove the given rowids (exact index only); returns how many were removed."""
-    if not ids:
+    """Remove the given rowids (flat or IVF index); returns how many were removed."""
+    if not len(ids):
         return 0
     return int(index.remove_ids(np.asarray(ids, dtype=np.int64)))
 
@@ -74,19 +182,111 @@ def load(path: Path) -> faiss.Index:
     return faiss.read_index(str(path))
 
 
-def search(index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-    """(rowid, cosine) of the k nearest vectors, restricted to `allowed` rowids when given."""
+# --- exact copies of a compressed index's vectors --------------------------------------------------------
+
+
+class ExactVectors:
+    """float16 copies of the vectors with their ids (ascending), memory-mapped read-only once saved."""
+
+    def __init__(self, ids: np.ndarray, matrix: np.ndarray):
+        if len(ids) != len(matrix):
+            raise ValueError(f"{len(ids)} vector ids for {len(matrix)} exact vectors")
+        self.ids = ids
+        self.matrix = matrix
+
+    @classmethod
+    def load(cls, gen_dir: Path) -> "ExactVectors":
+        """The generation's exact vectors, memory-mapped."""
+        return cls(np.load(gen_dir / VECTOR_IDS, mmap_mode="r", allow_pickle=False),
+                   np.load(gen_dir / EXACT_VECTORS, mmap_mode="r", allow_pickle=False))
+
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Row of each id (every id must be stored)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        pos = np.searchsorted(self.ids, ids)
+        if len(ids) and (pos.max() >= len(self.ids) or not np.array_equal(self.ids[pos], ids)):
+            raise KeyError("vector id without an exact vector")
+        return pos
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """float32 vectors of those ids, in that order."""
+        pos = self.positions(ids)
+        order = np.argsort(pos)  # ascending reads from the mapped file
+        out = np.empty((len(pos), self.matrix.shape[1]), np.float32)
+        out[order] = self.matrix[pos[order]]
+        return out
+
+    def scores(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Cosine of the query with each id's stored vector."""
+        return self.vectors(ids) @ query.astype(np.float32).reshape(-1)
+
+
+def save_exact(path_dir: Path, parts: list[tuple[np.ndarray, np.ndarray]], dim: int) -> int:
+    """Write exact_vectors.npy + vector_ids.npy from (ids, vectors) parts with ascending ids; returns rows."""
+    n = sum(len(ids) for ids, _ in parts)
+    ids_out = np.lib.format.open_memmap(path_dir / VECTOR_IDS, mode="w+", dtype=np.int64, shape=(n,))
+    mat_out = np.lib.format.open_memmap(path_dir / EXACT_VECTORS, mode="w+", dtype=EXACT_DTYPE, shape=(n, dim))
+    at = 0
+    for ids, vecs in parts:
+        ids_out[at:at + len(ids)] = ids
+        mat_out[at:at + len(ids)] = vecs
+        at += len(ids)
+    if n > 1 and not np.all(np.diff(ids_out) > 0):
+        raise ValueError("exact vector ids must be ascending and unique")
+    ids_out.flush()
+    mat_out.flush()
+    del ids_out, mat_out
+    return n
+
+
+# --- search -----------------------------------------------------------------------------------------------
+
+
+def search(index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+           nprobe: int = NPROBE, exact: ExactVectors | None = None,
+           refine_factor: int = REFINE_FACTOR) -> list[tuple[int, float]]:
+    """(rowid, cosine) of the k nearest vectors, restricted to `allowed` rowids when given.
+
+    A compressed index searches `nprobe` lists and re-scores its best refine_factor * k candidates
+    exactly (when `exact` is given), so the returned scores are cosines of the stored vectors.
+    """
     if k <= 0 or index.ntotal == 0:
         return []
     q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
     k = min(k, index.ntotal)
-    if allowed is None:
-        scores, ids = index.search(q, k)
+    compressed = is_compressed(index)
+    if allowed is not None and len(allowed) == 0:
+        return []
+    if compressed and exact is not None and allowed is not None and len(allowed) <= EXACT_FILTER_MAX:
+        return _exact_over(exact, q, k, np.asarray(allowed, dtype=np.int64))
+    n = k * refine_factor if compressed and exact is not None and refine_factor > 1 else k
+    selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)) if allowed is not None else None
+    if compressed:
+        params = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector) if selector else \
+            faiss.SearchParametersIVF(nprobe=nprobe)
+    elif selector is None:
+        params = None
+    elif isinstance(faiss.downcast_index(index.index), faiss.IndexHNSW):
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)
     else:
-        if len(allowed) == 0:
-            return []
-        selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-        params = faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH) \
-            if isinstance(faiss.downcast_index(index.index), faiss.IndexHNSW) else faiss.SearchParameters(sel=selector)
-        scores, ids = index.search(q, min(k, len(allowed)), params=params)
+        params = faiss.SearchParameters(sel=selector)
+    if allowed is not None:
+        n = min(n, len(allowed))
+    scores, ids = index.search(q, min(n, index.ntotal), params=params) if params else index.search(q, n)
+    found = ids[0][ids[0] >= 0]
+    if compressed and exact is not None and n > k:
+        return _best(found, exact.scores(q, found), k)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+
+def _exact_over(exact: ExactVectors, q: np.ndarray, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
+    """Exact search over the allowed ids that are stored."""
+    allowed = np.unique(allowed)
+    stored = allowed[np.isin(allowed, exact.ids)]
+    return _best(stored, exact.scores(q, stored), k)
+
+
+def _best(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The k highest (id, score) pairs, best first, ties by id."""
+    order = np.lexsort((ids, -scores))[:k]
+    return [(int(ids[i]), float(scores[i])) for i in order]
