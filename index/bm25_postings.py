@@ -10,12 +10,18 @@ close: tests/test_bm25_postings.py compares them with ==.
 
 The file is derived data: it is rebuilt (incrementally) by every commit and checksummed with the
 generation; an index written before it existed is searched through FTS5 as before.
+
+A query touches only its terms' postings and the lengths of the rows they name (scores are kept for those
+rows only), so once the arrays are memory-mapped (files of at least `mmap_bytes`, see Postings.load) the
+resident memory grows with the queries, not with the corpus; the vocabulary (a dict of terms) stays in RAM.
 """
 from __future__ import annotations
 
 import math
 import sqlite3
+import struct
 import threading
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +31,10 @@ import numpy as np
 from index.bm25 import COLUMN_WEIGHTS, TOKENIZE, query_terms
 
 K1, B = 1.2, 0.75  # FTS5's constants
+# Postings files from this size on are memory-mapped instead of read: MedQuAD's 26k chunks give a file of
+# ~20 MB (read in well under a second), 1M chunks ~1 GB, which should live in the page cache, not in every
+# serving process's heap.
+MMAP_BYTES = 64 * 1024 * 1024
 _COLUMNS = ("title", "heading", "text")
 
 
@@ -45,10 +55,12 @@ class Postings:
 
     def __post_init__(self):
         object.__setattr__(self, "_term_ids", {t: i for i, t in enumerate(self.terms)})
-        # the length normalisation k1 * (1 - b + b * D / avgdl) of every row, evaluated as FTS5 does
         total = int(self.doclen.sum())
-        avgdl = float(total) / float(len(self.rows)) if total else 1.0  # no tokens at all: nothing matches
-        object.__setattr__(self, "_norm", K1 * (1 - B + B * self.doclen.astype(np.float64) / avgdl))
+        object.__setattr__(self, "_avgdl", float(total) / float(len(self.rows)) if total else 1.0)  # 0 tokens: no match
+
+    def _norm(self, pos: np.ndarray) -> np.ndarray:
+        """The length normalisation k1 * (1 - b + b * D / avgdl) of those rows, evaluated as FTS5 does."""
+        return K1 * (1 - B + B * self.doclen[pos].astype(np.float64) / self._avgdl)
 
     def search(self, phrases: list[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(rowid, score) of the k best rows for an OR of single-token phrases; ties by rowid."""
@@ -59,26 +71,28 @@ class Postings:
         hits = [(int(self.ptr[i]), int(self.ptr[i + 1])) if i is not None else (0, 0) for i in ids]
         if not any(e > s for s, e in hits):
             return []
-        # fts5Bm25Function: score = sum over phrases, in query order, of idf * f*(k1+1) / (f + k1*(1-b+b*D/avgdl))
-        norm = self._norm
-        scores = np.zeros(n, dtype=np.float64)
-        matched = np.zeros(n, dtype=bool)
+        # fts5Bm25Function: score = sum over phrases, in query order, of idf * f*(k1+1) / (f + k1*(1-b+b*D/avgdl));
+        # scores live only for the rows some phrase matches (touched), added in the same order as FTS5 does
+        touched = np.unique(np.concatenate([self.pos[s:e] for s, e in hits if e > s]))
+        scores = np.zeros(len(touched), dtype=np.float64)
         for s, e in hits:
             if e == s:
                 continue
             idf = math.log((n - (e - s) + 0.5) / ((e - s) + 0.5))
             idf = idf if idf > 0.0 else 1e-6
-            pos, f = self.pos[s:e], self.freq[s:e]
-            scores[pos] += idf * ((f * (K1 + 1.0)) / (f + norm[pos]))  # a row holds a term once per term
-            matched[pos] = True
+            pos, f = np.asarray(self.pos[s:e]), np.asarray(self.freq[s:e])
+            at = np.searchsorted(touched, pos)
+            scores[at] += idf * ((f * (K1 + 1.0)) / (f + self._norm(pos)))  # a row holds a term once per term
+        rowids = np.asarray(self.rows[touched])
         if allowed is not None:
-            matched &= np.isin(self.rows, allowed)
-        cand = np.flatnonzero(matched)
+            keep = np.isin(rowids, allowed)
+            touched, scores, rowids = touched[keep], scores[keep], rowids[keep]
+        cand = np.arange(len(touched))
         if len(cand) > k:
-            cut = -np.partition(-scores[cand], k - 1)[k - 1]
-            cand = cand[scores[cand] >= cut]
-        order = np.lexsort((self.rows[cand], -scores[cand]))[:k]
-        return [(int(self.rows[cand[i]]), float(scores[cand[i]])) for i in order]
+            cut = -np.partition(-scores, k - 1)[k - 1]
+            cand = cand[scores >= cut]
+        order = np.lexsort((rowids[cand], -scores[cand]))[:k]
+        return [(int(rowids[cand[i]]), float(scores[cand[i]])) for i in order]
 
     # --- persistence -----------------------------------------------------------------------------
 
@@ -90,13 +104,54 @@ class Postings:
                      weights=np.array(COLUMN_WEIGHTS, dtype=np.float64))
 
     @classmethod
-    def load(cls, path: Path) -> "Postings | None":
-        """The postings in path; None when they were built with other column weights (then FTS5 is used)."""
+    def load(cls, path: Path, mmap_bytes: int = MMAP_BYTES) -> "Postings | None":
+        """The postings in path (memory-mapped when the file has at least mmap_bytes); None when they were
+        built with other column weights (then FTS5 is used)."""
+        if path.stat().st_size >= mmap_bytes:
+            return cls._from_arrays(map_npz(path))
         with np.load(path, allow_pickle=False) as z:
-            if tuple(z["weights"].tolist()) != tuple(COLUMN_WEIGHTS):
-                return None
-            text = z["terms"].tobytes().decode("utf-8")
-            return cls(tuple(text.split("\n")) if text else (), z["ptr"], z["pos"], z["freq"], z["rows"], z["doclen"])
+            return cls._from_arrays(z)
+
+    @classmethod
+    def _from_arrays(cls, z) -> "Postings | None":
+        """Postings from the saved arrays (a mapping of name -> array)."""
+        if tuple(np.asarray(z["weights"]).tolist()) != tuple(COLUMN_WEIGHTS):
+            return None
+        text = np.asarray(z["terms"]).tobytes().decode("utf-8")
+        return cls(tuple(text.split("\n")) if text else (), np.asarray(z["ptr"]), z["pos"], z["freq"], z["rows"],
+                   z["doclen"])
+
+    @property
+    def mapped(self) -> bool:
+        """True when the postings arrays are memory-mapped from the file."""
+        return isinstance(self.pos, np.memmap)
+
+
+def map_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an uncompressed .npz (np.savez), memory-mapped read-only in place.
+
+    np.load ignores mmap_mode for .npz archives; np.savez stores members uncompressed, so each member's
+    .npy data sits at a fixed offset of the file and can be mapped directly.
+    """
+    arrays = {}
+    with zipfile.ZipFile(path) as archive, open(path, "rb") as fh:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"{info.filename} in {path.name} is compressed and cannot be memory-mapped")
+            fh.seek(info.header_offset)
+            name_len, extra_len = struct.unpack("<HH", fh.read(30)[26:30])  # local file header fields
+            fh.seek(info.header_offset + 30 + name_len + extra_len)
+            version = np.lib.format.read_magic(fh)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(fh)
+            name = info.filename.removesuffix(".npy")
+            if int(np.prod(shape)) == 0:
+                arrays[name] = np.zeros(shape, dtype)
+            else:
+                arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape,
+                                         order="F" if fortran else "C")
+    return arrays
 
 
 # --- building from the store ---------------------------------------------------------------------

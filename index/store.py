@@ -134,10 +134,12 @@ class Index:
 
     @classmethod
     def open(cls, path: str | Path | None = None, embedder=None, verify: bool = True,
-             vector_settings: vectors.VectorSettings | None = None) -> "Index":
+             vector_settings: vectors.VectorSettings | None = None,
+             postings_mmap_bytes: int = bm25_postings.MMAP_BYTES) -> "Index":
         """Open the live generation; IndexNotFound / IndexMismatch / IndexCorrupt say what to do.
 
         `vector_settings.kind` (when set) must be the index's kind; its nprobe overrides the manifest's.
+        BM25 postings files of at least `postings_mmap_bytes` are memory-mapped rather than read.
         """
         root = Path(path) if path is not None else DEFAULT_INDEX_DIR
         gen, pin = _pinned_live_generation(root)
@@ -163,7 +165,7 @@ class Index:
             chunk_count = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             vecs = vectors.load(gen / VECTORS)
             exact = vectors.ExactVectors.load(gen) if vectors.is_compressed(vecs) else None
-            postings = bm25_postings.Postings.load(gen / POSTINGS) if POSTINGS in manifest.get("checksums", {}) else None
+            postings = bm25_postings.Postings.load(gen / POSTINGS, postings_mmap_bytes) if POSTINGS in manifest.get("checksums", {}) else None
             sentence_vectors = load_matrix(gen / SENTENCES)
             sentence_rows = conn.execute("SELECT COALESCE(MAX(row) + 1, 0) FROM sentences").fetchone()[0]
         except (sqlite3.DatabaseError, RuntimeError, OSError, ValueError, KeyError) as exc:

@@ -167,3 +167,24 @@ def test_writer_without_changes_writes_nothing(tmp_path):
     with IndexWriter(root, EMB):
         pass
     assert live_generation(root) == gen
+
+
+def test_memory_mapped_postings_score_exactly_like_fts5(tmp_path):
+    rng = np.random.default_rng(4)
+    rows = [(" ".join(rng.choice(WORDS, 2)), "", " ".join(rng.choice(WORDS, n))) for n in rng.integers(1, 40, 80)]
+    conn = memory_store(rows)
+    build_postings(conn).save(tmp_path / POSTINGS)
+    mapped = Postings.load(tmp_path / POSTINGS, mmap_bytes=0)
+    read = Postings.load(tmp_path / POSTINGS)
+    assert mapped.mapped and not read.mapped
+    for query in ("What causes buttock pain?", "café sciatica disc", "the of and", "hip"):
+        assert mapped.search(query_phrases(query), 10**6) == fts_ranking(conn, query), query
+    allowed = np.array([3, 5, 8, 13, 21, 34], dtype=np.int64)
+    assert mapped.search(query_phrases("pain back"), 4, allowed) == \
+        [rs for rs in fts_ranking(conn, "pain back") if rs[0] in allowed][:4]
+
+
+def test_index_maps_postings_above_its_threshold(tmp_path):
+    add_documents(tmp_path / "idx", EMB, LITERAL)
+    assert Index.open(tmp_path / "idx", EMB, postings_mmap_bytes=0)._postings.mapped
+    assert not Index.open(tmp_path / "idx", EMB)._postings.mapped
