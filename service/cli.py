@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: corpus/)")
     index_arg(p)
     p.add_argument("--prune", action="store_true", help="remove documents whose files are no longer given")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="read, chunk and embed as Ray Data stages (a local Ray without ADDRESS; needs medcite[ray])")
     p = sub.add_parser("serve", help="run the HTTP service and web page", formatter_class=raw,
                        epilog="examples:\n  medcite serve\n  MEDCITE_API_KEY=... medcite serve --host 0.0.0.0 --port 8080")
     index_arg(p)
@@ -112,8 +114,17 @@ def cmd_ingest(args, settings: Settings) -> int:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise CliError(f"no such file or directory: {', '.join(missing)}")
+    reader = None
+    if args.ray is not None:
+        from service.distributed import RayMissing, import_ray, ray_reader
+
+        try:
+            import_ray()
+        except RayMissing as exc:
+            raise CliError(str(exc)) from None
+        reader = ray_reader(settings.embedder_options(), address=args.ray or None)
     report = ingest_paths(paths, resolve_index(args.index, settings), load_embedder(**settings.embedder_options()),
-                          prune=args.prune, progress=ConsoleProgress(bars=sys.stderr.isatty()),
+                          prune=args.prune, progress=ConsoleProgress(bars=sys.stderr.isatty()), reader=reader,
                           **settings.ingest_options())
     print(report.summary_line())
     if report.failed and not (report.added or report.updated or report.unchanged):

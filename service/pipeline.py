@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from index.build import IndexWriter
+from index.vectors import VectorSettings
 from index.store import chunk_search_text
 from ingest.batch import read_many
 from ingest.chunking import CHUNKING, chunk_document
@@ -145,22 +146,26 @@ def _file_digest(path: Path, max_bytes: int) -> str:
 def ingest_paths(paths: Iterable[str | Path], index_dir: str | Path | None, embedder, *, prune: bool = False,
                  checkpoint_s: float = CHECKPOINT_S, vector_index: str | None = None, kind: str | None = None,
                  max_bytes: int = MAX_BYTES, progress: IngestProgress | None = None,
-                 sources: Mapping[Path, str] | None = None) -> IngestReport:
+                 sources: Mapping[Path, str] | None = None, vector_settings: VectorSettings | None = None,
+                 reader=None) -> IngestReport:
     """Ingest files and folders incrementally (by file content hash) into a new generation.
 
     Changed files replace their documents; `prune` removes documents of files that are gone or no
     longer under the given paths. Progress is committed every `checkpoint_s` seconds so a killed run
-    keeps most of its work. `vector_index` is the kind of a new index; `kind` forces one (rebuilding).
-    A file whose document id another file's document holds is refused (a failure and a conflict in the
-    report), never allowed to replace it. `sources` names the source shown for given files (uploads are
-    shown as `uploads/<name>`, not as a server path).
+    keeps most of its work. `vector_index` is the kind of a new index; `kind` forces one (rebuilding);
+    `vector_settings` sizes a compressed one. A file whose document id another file's document holds is
+    refused (a failure and a conflict in the report), never allowed to replace it. `sources` names the source
+    shown for given files (uploads are shown as `uploads/<name>`, not as a server path).
+    `reader(embedder, paths) -> (results, embedder)` replaces the in-process reading and embedding
+    (service/distributed.py: the Ray pipeline); the commit is the same.
     """
     started = time.monotonic()
     progress = progress or _Silent()
     report = IngestReport()
     paths = [Path(p) for p in paths]
     files = discover(paths)
-    with IndexWriter(index_dir, embedder, kind=kind, default_kind=vector_index) as writer:
+    with IndexWriter(index_dir, embedder, kind=kind, default_kind=vector_index,
+                     vector_settings=vector_settings) as writer:
         known = writer.known_files()
         todo: list[tuple[Path, str]] = []
         for path in files:
@@ -173,7 +178,8 @@ def ingest_paths(paths: Iterable[str | Path], index_dir: str | Path | None, embe
                 report.unchanged += 1
             else:
                 todo.append((path, digest))
-        _ingest_files(writer, embedder, todo, known, report, progress, checkpoint_s, max_bytes, sources or {})
+        _ingest_files(writer, embedder, todo, known, report, progress, checkpoint_s, max_bytes, sources or {},
+                      reader)
         if prune:
             report.removed = _prune(writer, known, paths, {_file_key(p) for p in files})
     report.seconds = time.monotonic() - started
@@ -182,13 +188,18 @@ def ingest_paths(paths: Iterable[str | Path], index_dir: str | Path | None, embe
 
 def _ingest_files(writer: IndexWriter, embedder, todo: list[tuple[Path, str]], known: dict, report: IngestReport,
                   progress: IngestProgress, checkpoint_s: float, max_bytes: int,
-                  sources: Mapping[Path, str]) -> None:
+                  sources: Mapping[Path, str], reader=None) -> None:
     """Read, chunk, embed and add each changed file, checkpointing now and then."""
     digests = dict(todo)
+    files = [p for p, _ in todo]
+    if reader is not None and files:
+        results, embedder = reader(embedder, files)
+    else:
+        results = read_many(files, max_bytes=max_bytes)
     batch = _Embedding(writer, embedder, progress)
     last_checkpoint = time.monotonic()
     progress.started(len(todo))
-    for path, result in read_many([p for p, _ in todo], max_bytes=max_bytes):
+    for path, result in results:
         progress.file_done()
         if isinstance(result, Exception):
             _fail(report, progress, str(path), getattr(result, "reason", str(result)))
@@ -240,11 +251,11 @@ def _prune(writer: IndexWriter, known: dict, roots: list[Path], seen: set[str]) 
 
 
 def add_documents(index_dir: str | Path | None, embedder, docs: list[Document], source_hash: str = "",
-                  vector_index: str | None = None) -> int:
+                  vector_index: str | None = None, vector_settings: VectorSettings | None = None) -> int:
     """Add or replace documents (already read) in a new generation; returns the number of chunks.
 
-    `vector_index` is the kind of a new index (flat, else hnsw)."""
-    with IndexWriter(index_dir, embedder, default_kind=vector_index) as writer:
+    `vector_index` is the kind of a new index (flat, hnsw or ivfpq)."""
+    with IndexWriter(index_dir, embedder, default_kind=vector_index, vector_settings=vector_settings) as writer:
         batch = _Embedding(writer, embedder, _Silent())
         n = batch.add(docs)
         batch.flush()
