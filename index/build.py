@@ -226,7 +226,8 @@ class IndexWriter:
         base = self.base.get("vector_index", {}) if self.base else {}
         out = {"min_vectors": base.get("min_vectors", self.vector_settings.min_vectors),
                "nprobe": base.get("nprobe", self.vector_settings.nprobe or vectors.NPROBE),
-               "refine_factor": base.get("refine_factor", self.vector_settings.refine_factor),
+               "refine_factor": base.get("refine_factor", vectors.REFINE_FACTOR if self.vector_settings.refine_factor
+                                         is None else self.vector_settings.refine_factor),
                "train_factory": self._train_factory()}
         if vectors.is_compressed(self.vecs):
             out["training"] = getattr(self, "_training", None) or base.get("training")

@@ -123,8 +123,8 @@ class Index:
         settings = vector_settings or vectors.VectorSettings()
         stored = manifest.get("vector_index", {})
         self._nprobe = settings.nprobe or stored.get("nprobe") or vectors.NPROBE
-        self._refine_factor = settings.refine_factor if vector_settings else stored.get("refine_factor",
-                                                                                           vectors.REFINE_FACTOR)
+        self._refine_factor = settings.refine_factor if settings.refine_factor is not None \
+            else stored.get("refine_factor", vectors.REFINE_FACTOR)
         self._postings = postings  # None: BM25 queries go to FTS5 (an index written before postings existed)
         self._lock = threading.Lock()  # guards self._conns and the caches below
         self._doc_cache: dict[str, DocumentRecord] = {}

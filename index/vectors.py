@@ -60,7 +60,7 @@ class VectorSettings:
 
     kind: str | None = None
     nprobe: int | None = None
-    refine_factor: int = REFINE_FACTOR
+    refine_factor: int | None = None
     min_vectors: int = IVFPQ_MIN_VECTORS
     factory: str | None = None  # e.g. "IVF4096,PQ64"; default compressed_factory(n)
 
@@ -69,7 +69,7 @@ class VectorSettings:
             raise ValueError(f"unknown vector index {self.kind!r}: use one of {', '.join(KINDS)}")
         if self.nprobe is not None and self.nprobe < 1:
             raise ValueError("nprobe must be at least 1")
-        if self.refine_factor < 0 or self.min_vectors < 0:
+        if (self.refine_factor or 0) < 0 or self.min_vectors < 0:
             raise ValueError("refine_factor and min_vectors must not be negative")
 
 

@@ -99,7 +99,7 @@ def open_index(index_dir: Path, settings: Settings):
 
     embedder = load_embedder(**settings.embedder_options())
     try:
-        return Index.open(index_dir, embedder), embedder
+        return Index.open(index_dir, embedder, **settings.index_options()), embedder
     except (IndexNotFound, IndexMismatch, IndexCorrupt) as exc:
         raise CliError(index_unavailable(exc, index_dir)) from None
 

@@ -38,7 +38,7 @@ def open_index(settings: Settings, embedder):
     """The index at settings.index, validated against the embedder."""
     from index.store import Index
 
-    return Index.open(settings.index, embedder)
+    return Index.open(settings.index, embedder, **settings.index_options())
 
 
 @dataclass

@@ -10,7 +10,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from index.bm25_postings import MMAP_BYTES
 from index.manifest import DEFAULT_INDEX_DIR  # one definition of the default, shared with the CLI
+from index.vectors import IVFPQ_MIN_VECTORS, VectorSettings
 
 # How often a long ingest commits what it has done so far, so a killed run keeps most of its work. Set when
 # checkpoints were added, not tuned: a commit copies the store and the vectors, so it must stay rare next
@@ -30,7 +32,14 @@ class Settings(BaseSettings):
     max_tokens: int | None = Field(None, description="wordpieces of each chunk embedded (default: 128 for "
                                    "the default model, else the model's own limit)")
     cache: Path | None = Field(None, description="where the ONNX export is cached (default .medcite/models)")
-    vector_index: str | None = Field(None, description="vector index of a new index: flat (default) or hnsw")
+    vector_index: str | None = Field(None, description="vector index of a new index: flat (default), hnsw or ivfpq "
+                                     "(compressed above ivf_min_vectors); when set, serving refuses an index of another kind")
+    ivf_min_vectors: int = Field(IVFPQ_MIN_VECTORS, ge=0, description="ivfpq: vectors from which it is compressed")
+    ivf_factory: str | None = Field(None, description="ivfpq: FAISS factory, e.g. IVF4096,PQ64 (default: sized by n)")
+    ivf_nprobe: int | None = Field(None, ge=1, description="ivfpq: lists searched per query (default: the index's)")
+    ivf_refine_factor: int | None = Field(None, ge=0, description="ivfpq: candidates re-scored exactly per result "
+                                          "(0: none; default: the index's)")
+    bm25_mmap_bytes: int = Field(MMAP_BYTES, ge=0, description="BM25 postings files this large are memory-mapped")
     checkpoint_s: float = Field(CHECKPOINT_S, description="seconds between commits of a long ingest")
     debug: bool = Field(False, description="the CLI re-raises errors with their traceback")
     api_key: SecretStr | None = Field(None, description="bearer token for write endpoints; unset disables them")
@@ -58,9 +67,19 @@ class Settings(BaseSettings):
         return {"model": self.model, "backend": self.backend, "max_tokens": self.max_tokens,
                 "cache_dir": self.cache}
 
+    def vector_settings(self) -> VectorSettings:
+        """How vectors are indexed and searched (index.vectors.VectorSettings)."""
+        return VectorSettings(kind=self.vector_index, nprobe=self.ivf_nprobe, refine_factor=self.ivf_refine_factor,
+                              min_vectors=self.ivf_min_vectors, factory=self.ivf_factory)
+
     def ingest_options(self) -> dict:
         """Keyword arguments of service.pipeline.ingest_paths."""
-        return {"checkpoint_s": self.checkpoint_s, "vector_index": self.vector_index}
+        return {"checkpoint_s": self.checkpoint_s, "vector_index": self.vector_index,
+                "vector_settings": self.vector_settings()}
+
+    def index_options(self) -> dict:
+        """Keyword arguments of index.store.Index.open (besides path and embedder)."""
+        return {"vector_settings": self.vector_settings(), "postings_mmap_bytes": self.bm25_mmap_bytes}
 
     def origins(self) -> list[str]:
         """The CORS origins as a list (empty: CORS stays off)."""

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from index.build import ingest_paths
+from service.pipeline import ingest_paths
 from index.embedder import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,7 +139,7 @@ def wait_ready(base: str, proc: subprocess.Popen) -> None:
 def test_two_replicas_serve_one_index_read_only(tmp_path):
     from test_browser import free_port
 
-    ingest_paths([ROOT / "corpus"], tmp_path / "idx", FakeEmbedder(), progress=False)
+    ingest_paths([ROOT / "corpus"], tmp_path / "idx", FakeEmbedder())
     index = (tmp_path / "idx").resolve()
     before = snapshot(index)
     ports = [free_port(), free_port()]

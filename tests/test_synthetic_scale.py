@@ -8,7 +8,7 @@ import pytest
 
 from eval import bench_scale, synthetic
 from index.bm25_postings import Postings, build_postings
-from index.build import add_documents
+from service.pipeline import add_documents
 from index.embedder import FakeEmbedder
 from index.manifest import POSTINGS, live_generation
 from index.store import Index

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from index import vectors
-from index.build import IndexWriter, add_documents, delete_document
+from index.build import IndexWriter, delete_document
 from index.embedder import FakeEmbedder
 from index.errors import IndexMismatch
 from index.manifest import EXACT_VECTORS, MANIFEST, VECTOR_IDS, live_generation
 from index.store import Index, chunk_search_text
+from service.pipeline import add_documents
 from tests.index_helpers import make_doc
 
 EMB = FakeEmbedder()
@@ -29,8 +30,7 @@ def corpus(n: int, seed: int = 7) -> list:
 
 def build(path, docs, settings=SETTINGS):
     """An index of docs written with the given vector settings."""
-    with IndexWriter(path, EMB, vector_settings=settings) as writer:
-        writer.add_documents(docs)
+    add_documents(path, EMB, docs, vector_settings=settings)
     return path
 
 
@@ -65,6 +65,7 @@ def test_above_the_threshold_it_is_trained_and_recorded(tmp_path):
     assert recorded["training"] == {"factory": FACTORY, "vectors": 150, "sample": 150, "sample_seed": vectors.TRAIN_SEED,
                                     "sample_of": "uniform over the vectors sorted by id"}
     assert (recorded["nprobe"], recorded["refine_factor"]) == (vectors.NPROBE, vectors.REFINE_FACTOR)
+    assert recorded["train_factory"] == FACTORY
     assert set(index.manifest["checksums"]) >= {EXACT_VECTORS, VECTOR_IDS}
     assert vectors.is_compressed(index._vectors) and index.vector_count == 150
 
