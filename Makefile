@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, from the local CPU wheel, so nothing later pulls a CUDA build
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	# the ray extra too: without it the Ray ingest equality tests would skip in CI (~1 min of install and test)
+	$(BIN)/pip install -q -e '.[test,ray]'
 	touch $(STAMP)
 
 # Chromium and its driver for the browser test (Debian packages).

@@ -33,6 +33,7 @@ import numpy as np
 from eval import synthetic
 from index import vectors
 from index.bm25_postings import Postings
+from index.build import faiss_ids
 from index.manifest import (CURRENT, POSTINGS, SENTENCES, STORE, VECTORS, fsync_path, generation_name,
                             write_manifest)
 from index.sentence_store import SENTENCE_DTYPE
@@ -259,6 +260,73 @@ def recall_at_k(found: list[list[int]], exact: np.ndarray) -> float:
     return float(np.mean([len(set(f[:k]) & set((e + 1).tolist())) / k for f, e in zip(found, exact)]))
 
 
+# --- medquad-dev: flat against the compressed index forced on ----------------------------------------------
+
+
+def retrieval_copy(source_gen: Path, root: Path) -> Path:
+    """A copy of a real generation as a one-generation index; an index written before sentence storage
+    (format 1) gets an empty sentence table and zero sentence vectors (retrieval needs neither)."""
+    gen = root / generation_name(1)
+    shutil.rmtree(root, ignore_errors=True)
+    gen.mkdir(parents=True)
+    for name in (STORE, VECTORS, POSTINGS, SENTENCES):
+        if (source_gen / name).is_file():
+            shutil.copyfile(source_gen / name, gen / name)
+    manifest = json.loads((source_gen / "manifest.json").read_text())
+    if not (gen / SENTENCES).is_file():
+        from index.sentence_store import SENTENCE_SCHEMA
+
+        conn = sqlite3.connect(gen / STORE)
+        conn.executescript(SENTENCE_SCHEMA)
+        conn.commit()
+        conn.close()
+        np.save(gen / SENTENCES, np.zeros((0, manifest["dim"]), SENTENCE_DTYPE))
+        manifest["counts"].update(sentences=0, sentence_vectors=0)
+    manifest["vector_index"]["factory"] = "IDMap2,Flat"
+    write_manifest(gen, manifest)
+    (root / CURRENT).write_text(gen.name + "\n")
+    return gen
+
+
+def compress_copy(flat_gen: Path, root: Path) -> None:
+    """The same generation with its vectors compressed (ivfpq forced on: trained whatever the size)."""
+    gen = retrieval_copy(flat_gen, root)
+    flat = vectors.load(gen / VECTORS)
+    ids = faiss_ids(flat)
+    order = np.argsort(ids)
+    ids, vecs = ids[order], flat.index.reconstruct_n(0, flat.ntotal)[order]
+    factory = vectors.compressed_factory(len(ids), flat.d)
+    rows = vectors.training_rows(len(ids), vectors.training_size(factory, len(ids)))
+    index = vectors.train_compressed(flat.d, factory, vecs[rows])
+    vectors.add(index, ids, vecs)
+    vectors.save(index, gen / VECTORS)
+    vectors.save_exact(gen, [(ids, vecs)], flat.d)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["vector_index"] = {"kind": "ivfpq", "metric": "inner_product", "factory": vectors.describe(index),
+                                "min_vectors": 0, "nprobe": vectors.NPROBE, "refine_factor": vectors.REFINE_FACTOR,
+                                "train_factory": None,
+                                "training": {"factory": factory, "vectors": int(len(ids)), "sample": int(len(rows)),
+                                             "sample_seed": vectors.TRAIN_SEED,
+                                             "sample_of": "uniform over the vectors sorted by id"},
+                                "exact_vectors": {"file": vectors.EXACT_VECTORS, "ids": vectors.VECTOR_IDS,
+                                                  "dtype": np.dtype(vectors.EXACT_DTYPE).name}}
+    write_manifest(gen, manifest)
+
+
+def dev_comparison(source_gen: Path, dataset: Path, out: Path) -> dict:
+    """nDCG@10 (dense, hybrid) of `medcite eval`'s retrieval on the flat copy and on the compressed one."""
+    from eval.runner import run_eval
+
+    retrieval_copy(source_gen, out / "dev-flat")
+    compress_copy(out / "dev-flat" / generation_name(1), out / "dev-ivfpq")
+    scores = {}
+    for setting in ("flat", "ivfpq"):
+        result = run_eval(dataset, out / f"dev-{setting}", "dense,hybrid", measures="nDCG@10,R@100", answers=False,
+                          output=out / f"dev-{setting}.json", progress=False)
+        scores[setting] = result["retrievers"]
+    return scores
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build and measure every size and setting; print one table and write JSON."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -271,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries", type=int, default=QUERIES)
     p.add_argument("--questions", type=Path, default=DEV_QUERIES, help="BEIR queries.jsonl (default: medquad-dev's)")
     p.add_argument("--output", type=Path, default=None)
+    p.add_argument("--dev-gen", type=Path, default=None, metavar="GEN_DIR",
+                   help="a real medquad-dev generation: compare nDCG@10 of flat and compressed copies, then stop")
+    p.add_argument("--dataset", type=Path, default=ROOT.parent / "shared" / "data" / "medquad-dev")
     p.add_argument("--probe", type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument("--queries-file", type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument("--modes", default="hybrid,dense", help=argparse.SUPPRESS)
@@ -279,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(probe(args.probe, args.queries_file, args.modes.split(","))))
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.dev_gen:
+        print(json.dumps(dev_comparison(args.dev_gen, args.dataset, args.out), indent=2))
+        return 0
     qfile = args.out / "questions.json"
     if not qfile.is_file():
         question_vectors(qfile, args.questions, args.queries)
