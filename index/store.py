@@ -144,14 +144,15 @@ class Index:
         root = Path(path) if path is not None else DEFAULT_INDEX_DIR
         gen, pin = _pinned_live_generation(root)
         try:
-            return cls._open_pinned(root, gen, pin, embedder, verify, vector_settings)
+            return cls._open_pinned(root, gen, pin, embedder, verify, vector_settings, postings_mmap_bytes)
         except BaseException:
             pin.release()
             raise
 
     @classmethod
     def _open_pinned(cls, root: Path, gen: Path, pin: GenerationPin, embedder, verify: bool,
-                     vector_settings: vectors.VectorSettings | None = None) -> "Index":
+                     vector_settings: vectors.VectorSettings | None = None,
+                     postings_mmap_bytes: int = bm25_postings.MMAP_BYTES) -> "Index":
         """Open a generation already pinned against garbage collection."""
         manifest = read_manifest(gen)
         if embedder is not None:
