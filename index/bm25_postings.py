@@ -11,9 +11,10 @@ close: tests/test_bm25_postings.py compares them with ==.
 The file is derived data: it is rebuilt (incrementally) by every commit and checksummed with the
 generation; an index written before it existed is searched through FTS5 as before.
 
-A query touches only its terms' postings and the lengths of the rows they name (scores are kept for those
-rows only), so once the arrays are memory-mapped (files of at least `mmap_bytes`, see Postings.load) the
-resident memory grows with the queries, not with the corpus; the vocabulary (a dict of terms) stays in RAM.
+A query reads only its terms' postings and the lengths of the rows they name, so once the arrays are
+memory-mapped (files of at least `mmap_bytes`, see Postings.load) the resident memory grows with the queries,
+not with the corpus; the vocabulary (a dict of terms) stays in RAM, and a query with many postings scores in
+a transient scratch array of 9 bytes per row (SPARSE_FRACTION).
 """
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ K1, B = 1.2, 0.75  # FTS5's constants
 # ~20 MB (read in well under a second), 1M chunks ~1 GB, which should live in the page cache, not in every
 # serving process's heap.
 MMAP_BYTES = 64 * 1024 * 1024
+# Scores live in a sparse array of the touched rows when a query's postings are under 1/16 of the rows (sorting
+# them is then cheaper than a scratch array over every row), else in a scratch array over all rows (measured
+# on the 1M-chunk synthetic index: 226 ms sparse vs 20 ms scratch for a median 155k postings per question).
+SPARSE_FRACTION = 16
 _COLUMNS = ("title", "heading", "text")
 
 
@@ -71,18 +76,27 @@ class Postings:
         hits = [(int(self.ptr[i]), int(self.ptr[i + 1])) if i is not None else (0, 0) for i in ids]
         if not any(e > s for s, e in hits):
             return []
-        # fts5Bm25Function: score = sum over phrases, in query order, of idf * f*(k1+1) / (f + k1*(1-b+b*D/avgdl));
-        # scores live only for the rows some phrase matches (touched), added in the same order as FTS5 does
-        touched = np.unique(np.concatenate([self.pos[s:e] for s, e in hits if e > s]))
-        scores = np.zeros(len(touched), dtype=np.float64)
+        # fts5Bm25Function: score = sum over phrases, in query order, of idf * f*(k1+1) / (f + k1*(1-b+b*D/avgdl)),
+        # added in FTS5's order; scores are kept for the touched rows only when they are few (a sort), else in
+        # a scratch array over every row (a scatter)
+        total = sum(e - s for s, e in hits)
+        touched = np.unique(np.concatenate([self.pos[s:e] for s, e in hits if e > s])) \
+            if total * SPARSE_FRACTION < n else None
+        scores = np.zeros(len(touched) if touched is not None else n, dtype=np.float64)
+        matched = np.zeros(n, dtype=bool) if touched is None else None
         for s, e in hits:
             if e == s:
                 continue
             idf = math.log((n - (e - s) + 0.5) / ((e - s) + 0.5))
             idf = idf if idf > 0.0 else 1e-6
             pos, f = np.asarray(self.pos[s:e]), np.asarray(self.freq[s:e])
-            at = np.searchsorted(touched, pos)
+            at = np.searchsorted(touched, pos) if touched is not None else pos
             scores[at] += idf * ((f * (K1 + 1.0)) / (f + self._norm(pos)))  # a row holds a term once per term
+            if matched is not None:
+                matched[pos] = True
+        if touched is None:
+            touched = np.flatnonzero(matched)
+            scores = scores[touched]
         rowids = np.asarray(self.rows[touched])
         if allowed is not None:
             keep = np.isin(rowids, allowed)

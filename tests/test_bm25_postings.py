@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index import bm25
+from index import bm25, bm25_postings
 from index.bm25_postings import Postings, build_postings, query_phrases
 from index.build import IndexWriter, delete_document
 from service.pipeline import add_documents
@@ -169,7 +169,9 @@ def test_writer_without_changes_writes_nothing(tmp_path):
     assert live_generation(root) == gen
 
 
-def test_memory_mapped_postings_score_exactly_like_fts5(tmp_path):
+@pytest.mark.parametrize("sparse_fraction", [0, 10**9])  # scores over touched rows only / over every row
+def test_memory_mapped_postings_score_exactly_like_fts5(tmp_path, monkeypatch, sparse_fraction):
+    monkeypatch.setattr(bm25_postings, "SPARSE_FRACTION", sparse_fraction)
     rng = np.random.default_rng(4)
     rows = [(" ".join(rng.choice(WORDS, 2)), "", " ".join(rng.choice(WORDS, n))) for n in rng.integers(1, 40, 80)]
     conn = memory_store(rows)
