@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, from the local CPU wheel, so nothing later pulls a CUDA build
 	$(BIN)/pip install -q torch==2.13.0
-	# the ray extra too: without it the Ray ingest equality tests would skip in CI (~1 min of install and test)
+	# the ray extra too: without it the Ray ingest equality tests would skip in CI (they take 30-75 s here)
 	$(BIN)/pip install -q -e '.[test,ray]'
 	touch $(STAMP)
 
