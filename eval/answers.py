@@ -1,22 +1,19 @@
-"""Answer-level checks on /ask answers (as their contract JSON): faithfulness, citations, abstention, hits."""
+"""Answer-level checks on /ask answers, through the HTTP layer's own conversion (service.schemas.AnswerOut).
+
+Faithfulness and citation validity read interface version 2: the summary is plain text whose numbers are in
+`summary_citations`, like every point's `citations`.
+"""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+from service.schemas import AnswerOut
 
 
 def normalise(text: str) -> str:
     """Collapse whitespace so that "verbatim" ignores line breaks and double spaces."""
     return " ".join(text.split())
-
-
-def summary_parts(summary: str) -> tuple[str, list[int]]:
-    """The summary without its citation markers, and the numbers those markers cite."""
-    numbers = [int(n) for m in _MARKER.finditer(summary) for n in m.group(1).split(",")]
-    return _MARKER.sub("", summary).strip(), numbers
 
 
 @dataclass(frozen=True)
@@ -36,32 +33,39 @@ def _found_in_cited(text: str, numbers: Iterable[int], passages: Mapping[int, li
     return bool(needle) and any(needle in normalise(p) for n in numbers for p in passages.get(n, ()))
 
 
-def _citations_valid(cited: list[int], numbers: list[int], abstained: bool) -> bool:
-    """References are numbered 1..n; every citation resolves; a non-abstaining answer cites every reference."""
+def _citations_valid(claims: list[tuple[str, list[int]]], numbers: list[int], abstained: bool) -> bool:
+    """References are numbered 1..n in order of first citation (summary first, then points); every citation
+    resolves; every statement of an answer cites something; a non-abstaining answer cites every reference."""
     if numbers != list(range(1, len(numbers) + 1)):
         return False
-    if any(n not in numbers for n in cited):
-        return False
-    # an abstention may list the nearest sources without citing them
-    return abstained or set(cited) == set(numbers)
+    if abstained:
+        return not claims  # an abstention states nothing and may list the nearest sources uncited
+    first_seen: list[int] = []
+    for _, cited in claims:
+        if not cited or any(n not in numbers for n in cited):
+            return False
+        first_seen += [n for n in cited if n not in first_seen]
+    return first_seen == numbers
 
 
-def check_answer(answer: Mapping, relevant: set[str]) -> AnswerCheck:
-    """Check one answer dict (service.answer.answer_to_dict shape) against the relevant doc ids."""
-    refs = answer.get("references") or []
-    passages = {r["number"]: [p.get("text", "") for p in r.get("passages") or []] for r in refs}
-    doc_of = {r["number"]: r.get("doc_id") for r in refs}
-    abstained = bool(answer.get("abstained"))
-    claims = [(p.get("text", ""), list(p.get("citations") or [])) for p in answer.get("points") or []]
-    if not abstained and answer.get("summary"):
-        claims.append(summary_parts(answer["summary"]))
+def claims_of(answer: AnswerOut) -> list[tuple[str, list[int]]]:
+    """Every statement of an answer with the numbers it cites: the summary (unless it abstained), then the points."""
+    claims = [(answer.summary, list(answer.summary_citations))] if not answer.abstained and answer.summary else []
+    return claims + [(p.text, list(p.citations)) for p in answer.points]
+
+
+def check_answer(answer: AnswerOut, relevant: set[str]) -> AnswerCheck:
+    """Check one answer (the /ask response model) against the relevant doc ids."""
+    passages = {r.number: [p.text for p in r.passages] for r in answer.references}
+    doc_of = {r.number: r.doc_id for r in answer.references}
+    claims = claims_of(answer)
     cited = [n for _, numbers in claims for n in numbers]
     return AnswerCheck(
         claims=len(claims),
         faithful=sum(_found_in_cited(text, numbers, passages) for text, numbers in claims),
-        citations_valid=_citations_valid(cited, [r["number"] for r in refs], abstained),
-        abstained=abstained,
-        hit=not abstained and any(doc_of.get(n) in relevant for n in set(cited)),
+        citations_valid=_citations_valid(claims, [r.number for r in answer.references], answer.abstained),
+        abstained=answer.abstained,
+        hit=not answer.abstained and any(doc_of.get(n) in relevant for n in set(cited)),
     )
 
 

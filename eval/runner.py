@@ -21,8 +21,9 @@ RUN_DEPTH = 100  # documents ranked per query; R@100 needs 100
 
 # (query text, k) -> [(doc id, score)] best first; a document's score is its best chunk's score
 Ranker = Callable[[str, int], list[tuple[str, float]]]
-# question -> answer dict in the /ask contract shape
-Answerer = Callable[[str], Mapping]
+# question -> the core Answer (service.answer_types.Answer), or a dict in the /ask contract shape from another
+# system; both are checked through the /ask response model (service.schemas.AnswerOut)
+Answerer = Callable[[str], object]
 # question -> text of the top search hit (what the lead baseline quotes from)
 TopHit = Callable[[str], str]
 LEAD_MODE = "hybrid"  # answer_bench.py takes the lead from POST /search, whose default mode is hybrid
@@ -140,10 +141,10 @@ def index_settings(manifest: Mapping) -> dict:
 
 
 def index_answerer(index, embedder, top_k: int = 5) -> Answerer | None:
-    """service.answer.answer as a question -> dict function."""
-    from service.answer import answer, answer_to_dict
+    """service.answer.answer as a question -> Answer function."""
+    from service.answer import answer
 
-    return lambda question: answer_to_dict(answer(question, index, embedder, top_k=top_k))
+    return lambda question: answer(question, index, embedder, top_k=top_k)
 
 
 def index_top_hit(index) -> TopHit:
@@ -183,8 +184,15 @@ def evaluate_answers(dataset: BeirDataset, answerer: Answerer, max_queries: int 
     for qid, text in bar(items, "checking answers", progress):
         result, ms = timed(text)
         latencies.append(ms)
-        checks.append(check_answer(result, dataset.relevant(qid)))
+        checks.append(check_answer(answer_out(result), dataset.relevant(qid)))
     return {**summarise(checks), "latency_ms": percentiles(latencies)}
+
+
+def answer_out(answer):
+    """An answer as the /ask response model: the core Answer converted as the API converts it; a dict validated."""
+    from service.schemas import AnswerOut
+
+    return AnswerOut.model_validate(answer) if isinstance(answer, Mapping) else AnswerOut.from_answer(answer)
 
 
 def contract_dict(answer) -> Mapping:

@@ -134,7 +134,8 @@ def cmd_ingest(args, settings: Settings) -> int:
 
 def cmd_ask(args, settings: Settings) -> int:
     """Answer one question as readable text or the API's JSON."""
-    from service.answer import answer, answer_to_dict, answer_to_text
+    from service.answer import answer
+    from service.render import answer_to_dict, answer_to_text
 
     question = args.question.strip()
     index, embedder = open_index(resolve_index(args.index, settings), settings)

@@ -194,16 +194,16 @@ async def get_loaded(state: ServiceState = Depends(get_state)) -> AsyncIterator[
         state.release(loaded)
 
 
-def default_answerer(question: str, index, embedder, top_k: int, filters, disclaimer: str | None) -> dict:
-    """service.answer composed and turned into the contract JSON."""
-    from service.answer import answer, answer_to_dict
+def default_answerer(question: str, index, embedder, top_k: int, filters, disclaimer: str | None):
+    """service.answer.answer with the request's options: the core Answer (the route converts it)."""
+    from service.answer import answer
 
     kwargs = {"disclaimer": disclaimer} if disclaimer else {}
-    return answer_to_dict(answer(question, index, embedder, top_k=top_k, filters=filters, **kwargs))
+    return answer(question, index, embedder, top_k=top_k, filters=filters, **kwargs)
 
 
-def get_answerer() -> Callable[..., dict]:
-    """The function that answers a question (overridden in tests)."""
+def get_answerer() -> Callable[..., object]:
+    """The function that answers a question with an Answer (overridden in tests)."""
     return default_answerer
 
 
@@ -238,13 +238,3 @@ def to_filters(f: schemas.FiltersIn | None):
     from index.types import Filters
 
     return Filters(types=tuple(f.type), year_min=f.year_min, year_max=f.year_max)
-
-
-def document_out(d) -> schemas.DocumentOut:
-    """A DocumentRecord as the API shows it."""
-    m = d.meta
-    return schemas.DocumentOut(
-        doc_id=d.doc_id, source=d.source, title=m.title, type=m.type, authors=list(m.authors),
-        journal=m.journal, year=m.year, url=m.url, doi=m.doi, chunk_count=d.chunk_count,
-        questions=list(getattr(d, "questions", ()) or ()),
-    )

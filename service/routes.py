@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service import schemas
 from service.deps import (
-    Loaded, ServiceState, document_out, get_answerer, get_loaded, get_settings, get_state, require_write_key,
+    Loaded, ServiceState, get_answerer, get_loaded, get_settings, get_state, require_write_key,
     run_cpu, run_write, to_filters,
 )
 from service.errors import public_text
@@ -46,17 +46,17 @@ def web_page() -> FileResponse:
 
 
 @router.get("/healthz", response_model=schemas.Health, tags=["operations"])
-def healthz() -> dict:
+def healthz() -> schemas.Health:
     """The process is alive (never waits for the model, the index or the worker pool)."""
-    return {"status": "ok"}
+    return schemas.Health(status="ok")
 
 
 @router.get("/readyz", response_model=schemas.Ready, responses={503: ERRORS[503]}, tags=["operations"])
-def readyz(state: ServiceState = Depends(get_state)) -> dict:
+def readyz(state: ServiceState = Depends(get_state)) -> schemas.Ready:
     """Model and index loaded: 200; otherwise 503 with the reason."""
     loaded = state.current()
-    return {"status": "ready", "chunks": len(loaded.index), "documents": len(loaded.documents),
-            "model": str(getattr(loaded.embedder, "name", ""))}
+    return schemas.Ready(status="ready", chunks=len(loaded.index), documents=len(loaded.documents),
+                         model=str(getattr(loaded.embedder, "name", "")))
 
 
 @router.get("/metrics", tags=["operations"], response_class=Response,
@@ -74,7 +74,7 @@ async def ask(
     state: ServiceState = Depends(get_state),
     settings: Settings = Depends(get_settings),
     answerer=Depends(get_answerer),
-) -> dict:
+) -> schemas.AnswerOut:
     """An extractive answer whose every sentence is copied from a cited source."""
     if settings.log_questions:
         log.info("question=%r", body.question)
@@ -82,15 +82,8 @@ async def ask(
         log.debug("question=%r", body.question)
     result = await run_cpu(state, answerer, body.question, loaded.index, loaded.embedder, body.top_k,
                            to_filters(body.filters), settings.disclaimer)
-    state.metrics.answers.labels("true" if result.get("abstained") else "false").inc()
-    return result
-
-
-def hit_out(hit) -> dict:
-    """A Hit as the contract's /search JSON."""
-    c, d = hit.chunk, hit.document
-    return {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": d.source, "title": d.meta.title,
-            "page": c.page, "score": float(hit.score), "text": c.text}
+    state.metrics.answers.labels("true" if result.abstained else "false").inc()
+    return schemas.AnswerOut.from_answer(result)
 
 
 @router.post("/search", response_model=schemas.SearchResponse, responses=ERRORS, tags=["answers"])
@@ -98,11 +91,11 @@ async def search(
     body: schemas.SearchRequest,
     loaded: Loaded = Depends(get_loaded),
     state: ServiceState = Depends(get_state),
-) -> dict:
+) -> schemas.SearchResponse:
     """Ranked chunks for a query (hybrid, bm25 or dense)."""
     hits = await run_cpu(state, lambda: loaded.index.search(body.query, k=body.top_k, mode=body.mode,
                                                             filters=to_filters(body.filters)))
-    return {"hits": [hit_out(h) for h in hits]}
+    return schemas.SearchResponse(hits=[schemas.HitOut.from_hit(h) for h in hits])
 
 
 @router.get("/documents", response_model=schemas.DocumentList, responses=ERRORS, tags=["documents"])
@@ -110,10 +103,11 @@ def list_documents(
     loaded: Loaded = Depends(get_loaded),
     offset: int = Query(0, ge=0, le=10_000_000),
     limit: int = Query(100, ge=1, le=1000),
-) -> dict:
+) -> schemas.DocumentList:
     """The indexed documents, in index order, a page at a time."""
     page = loaded.documents[offset:offset + limit]
-    return {"total": len(loaded.documents), "offset": offset, "documents": [document_out(d) for d in page]}
+    return schemas.DocumentList(total=len(loaded.documents), offset=offset,
+                                documents=[schemas.DocumentOut.from_record(d) for d in page])
 
 
 def find_document(index, doc_id: str):
@@ -126,7 +120,7 @@ def find_document(index, doc_id: str):
 
 @router.get("/documents/{doc_id}", response_model=schemas.DocumentDetail, responses=ERRORS, tags=["documents"])
 async def get_document(doc_id: str, loaded: Loaded = Depends(get_loaded),
-                       state: ServiceState = Depends(get_state)) -> dict:
+                       state: ServiceState = Depends(get_state)) -> schemas.DocumentDetail:
     """One document's record and its chunks."""
     def fetch():
         record = find_document(loaded.index, doc_id)
@@ -136,7 +130,8 @@ async def get_document(doc_id: str, loaded: Loaded = Depends(get_loaded),
     if record is None:
         raise HTTPException(404, f"no document {doc_id!r}")
     chunks_out = [{"chunk_id": c.chunk_id, "heading": c.heading, "page": c.page, "text": c.text} for c in chunks]
-    return {**document_out(record).model_dump(), "chunks": chunks_out}
+    return schemas.DocumentDetail(**schemas.DocumentOut.from_record(record).model_dump(),
+                                  chunks=[schemas.ChunkOut(**c) for c in chunks_out])
 
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -204,7 +199,7 @@ def ingest_upload(state: ServiceState, settings: Settings, name: str, data, meta
 @router.post("/documents", status_code=201, response_model=schemas.UploadResponse, tags=["documents"],
              responses=UPLOAD_ERRORS, openapi_extra=UPLOAD_BODY, dependencies=[Depends(require_write_key)])
 async def upload_document(request: Request, state: ServiceState = Depends(get_state),
-                          settings: Settings = Depends(get_settings)) -> dict:
+                          settings: Settings = Depends(get_settings)) -> schemas.UploadResponse:
     """Add (or replace) a document: the file goes through the same ingest as `medcite ingest`."""
     if state.embedder is None:
         raise HTTPException(503, state.reason, headers={"Retry-After": str(settings.retry_after_s)})
@@ -215,7 +210,7 @@ async def upload_document(request: Request, state: ServiceState = Depends(get_st
     meta = parse_metadata(form.get("metadata"))
     name = upload_name(upload.filename)
     docs, summary = await run_write(state, ingest_upload, state, settings, name, upload.file, meta)
-    return {"documents": [document_out(d) for d in docs], "report": summary}
+    return schemas.UploadResponse(documents=[schemas.DocumentOut.from_record(d) for d in docs], report=summary)
 
 
 def delete_and_reopen(state: ServiceState, settings: Settings, doc_id: str) -> bool:

@@ -5,7 +5,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from ingest.documents import DOC_TYPES
+from index.types import DocumentRecord, Hit
+from ingest.documents import DOC_TYPES, CitedWork
+from service.answer_types import Answer, Reference
 
 MAX_QUESTION_CHARS = 2000
 DocType = Literal[DOC_TYPES]  # type: ignore[valid-type]
@@ -73,16 +75,32 @@ class SearchRequest(BaseModel):
     filters: FiltersIn | None = None
 
 
-# Responses. extra="allow" keeps fields the answer module adds later instead of dropping them.
+# Responses: converted from the core dataclasses here, at the edge. extra="forbid" so a field that is not
+# declared (and so not in the OpenAPI schema or CONTRACT.md) can never leak into a response.
+class CitedWorkOut(BaseModel):
+    """An entry of a cited document's own reference list that the quoted sentences cite."""
+
+    model_config = ConfigDict(extra="forbid")
+    marker: str = Field(..., description='the in-text citation, e.g. "Maher 2017" or "12"')
+    text: str = Field(..., description="the reference-list entry, verbatim")
+    doi: str | None = None
+    pmid: str | None = None
+
+    @classmethod
+    def from_work(cls, w: CitedWork) -> "CitedWorkOut":
+        """A CitedWork as JSON (empty identifiers become null)."""
+        return cls(marker=w.marker, text=w.text, doi=w.doi or None, pmid=w.pmid or None)
+
+
 class PassageOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
     chunk_id: str
     page: int | None = None
     text: str
 
 
 class ReferenceOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
     number: int
     doc_id: str
     source: str = ""
@@ -93,31 +111,61 @@ class ReferenceOut(BaseModel):
     year: int | None = None
     url: str | None = None
     doi: str | None = None
-    page: int | None = None
+    page: int | None = Field(None, description="the first of `pages`")
+    pages: list[int] = Field(default_factory=list, description="every page of the cited passages, ascending")
     passages: list[PassageOut] = Field(default_factory=list)
+    cited_works: list[CitedWorkOut] = Field(default_factory=list)
+
+    @classmethod
+    def from_reference(cls, r: Reference) -> "ReferenceOut":
+        """A Reference as JSON (empty strings become null, as version 1 had them)."""
+        return cls(
+            number=r.number, doc_id=r.doc_id, source=r.source, title=r.title, type=r.type or None,
+            authors=list(r.authors), journal=r.journal or None, year=r.year, url=r.url or None, doi=r.doi or None,
+            page=r.page, pages=list(r.pages),
+            passages=[PassageOut(chunk_id=p.chunk_id, page=p.page, text=p.text) for p in r.passages],
+            cited_works=[CitedWorkOut.from_work(w) for w in r.cited_works],
+        )
 
 
 class PointOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    text: str
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(..., description="copied verbatim from a cited passage; carries no markers")
     citations: list[int]
+    section: str | None = Field(None, description="the heading this point is grouped under")
 
 
 class AnswerOut(BaseModel):
-    """The contract JSON of an answer (CONTRACT.md, POST /ask)."""
+    """The contract JSON of an answer (CONTRACT.md, POST /ask, interface version 2)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
     question: str
     abstained: bool
-    summary: str
+    summary: str = Field(..., description="plain copied text; its reference numbers are in summary_citations")
+    summary_citations: list[int] = Field(default_factory=list)
     points: list[PointOut]
     references: list[ReferenceOut]
+    uncovered: list[str] = Field(default_factory=list,
+                                 description="key terms of the question that no quoted sentence addresses")
     related_questions: list[str] = Field(default_factory=list)
     disclaimer: str
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
+    @classmethod
+    def from_answer(cls, a: Answer) -> "AnswerOut":
+        """The core Answer as the contract's JSON model."""
+        return cls(
+            question=a.question, abstained=a.abstained, summary=a.summary,
+            summary_citations=list(a.summary_citations),
+            points=[PointOut(text=p.text, citations=list(p.citations), section=p.section) for p in a.points],
+            references=[ReferenceOut.from_reference(r) for r in a.references],
+            uncovered=list(a.uncovered), related_questions=list(a.related_questions), disclaimer=a.disclaimer,
+            timings_ms=dict(a.timings_ms),
+        )
+
 
 class HitOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     chunk_id: str
     doc_id: str
     source: str
@@ -126,12 +174,21 @@ class HitOut(BaseModel):
     score: float
     text: str
 
+    @classmethod
+    def from_hit(cls, hit: Hit) -> "HitOut":
+        """A search Hit as the contract's /search JSON."""
+        c, d = hit.chunk, hit.document
+        return cls(chunk_id=c.chunk_id, doc_id=c.doc_id, source=d.source, title=d.meta.title, page=c.page,
+                   score=float(hit.score), text=c.text)
+
 
 class SearchResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     hits: list[HitOut]
 
 
 class DocumentOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     doc_id: str
     source: str
     title: str
@@ -144,8 +201,17 @@ class DocumentOut(BaseModel):
     chunk_count: int
     questions: list[str] = Field(default_factory=list)
 
+    @classmethod
+    def from_record(cls, d: DocumentRecord) -> "DocumentOut":
+        """A DocumentRecord as the API shows it."""
+        m = d.meta
+        return cls(doc_id=d.doc_id, source=d.source, title=m.title, type=m.type, authors=list(m.authors),
+                   journal=m.journal, year=m.year, url=m.url, doi=m.doi, chunk_count=d.chunk_count,
+                   questions=list(d.questions))
+
 
 class ChunkOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     chunk_id: str
     heading: str
     page: int | None
@@ -157,21 +223,25 @@ class DocumentDetail(DocumentOut):
 
 
 class DocumentList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     total: int
     offset: int
     documents: list[DocumentOut]
 
 
 class UploadResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     documents: list[DocumentOut]
     report: str = Field(..., description="the ingest summary line")
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     status: Literal["ok"]
 
 
 class Ready(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     status: Literal["ready"]
     chunks: int
     documents: int

@@ -3,42 +3,69 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 
 import numpy as np
 
 from index.embedder import FakeEmbedder
 from index.sentence_store import chunk_sentence_spans
 from index.types import DocumentRecord, Hit, SentenceRecord
-from ingest.documents import Chunk, DocMeta
+from ingest.documents import Chunk, CitedWork, DocMeta
+from service.answer_types import Pick, Retrieval, Selection
+from service.compose import compose
 from service.app import create_app
 from service.settings import Settings
 
 _WORDS = re.compile(r"[a-z]+")
+# doc_id -> (title, type, year, [(heading, page, text), ...], extra metadata)
 DOCS = {
     "buttock-1": ("Buttock pain versus low back pain", "guideline", 2004,
-                  ["Buttock pain is felt below the iliac crest.", "Low back pain is felt above it."]),
+                  [("Overview", 1, "Buttock pain is felt below the iliac crest."),
+                   ("Overview", 1, "Low back pain is felt above it.")], {"url": "https://example.org/buttock-1"}),
     "sij-2": ("Sacroiliac joint pain", "review", 2019,
-              ["Sacroiliac joint pain often refers to the buttock.", "It is worse when standing up."]),
+              [("Overview", 1, "Sacroiliac joint pain often refers to the buttock."),
+               ("Overview", 1, "It is worse when standing up.")], {"url": "https://example.org/sij-2"}),
 }
+MAHER = CitedWork("Maher 2017", "Maher C, Underwood M, Buchbinder R. Non-specific low back pain. Lancet. "
+                  "2017;389(10070):736-47.", doi="10.1016/S0140-6736(16)30970-9", pmid="27745712")
+# A review whose sections are facets (Diagnosis, Treatment), whose text cites primary work and holds bracketed
+# numbers that are the source's own ("[2, 3]", "G1P[8]"), and a research paper without any URL or DOI.
+EVIDENCE_DOCS = {
+    "buttock-review": ("Buttock pain in adults: a narrative review", "review", 2021,
+                       [("Diagnosis", 2, "Buttock pain below the iliac crest is usually referred from the lumbar "
+                                         "spine (Maher 2017)."),
+                        ("Diagnosis", 3, "Pain on sitting that is worse than pain on standing points to the "
+                                         "sacroiliac joint [2, 3]."),
+                        ("Treatment", 3, "Staying active is advised for most adults with buttock pain (Maher 2017).")],
+                       {"authors": ("R. Reviewer", "S. Second"), "journal": "Pain Rev", "doi": "10.1000/pr.2021.7"}),
+    "rota-study": ("Rotavirus genotypes in adults with back pain", "research", 2020,
+                   [("Abstract", 1, "The G1P[8] strain was found in adults admitted with buttock pain and fever.")],
+                   {"authors": ("T. Tester",), "journal": "J Virol Pain"}),
+}
+MAX_FAKE_POINTS = 4
+CITES = {"buttock-review#0": (MAHER,), "buttock-review#2": (MAHER,)}
 
 
 class FakeIndex:
-    """Two documents, word-overlap search; the methods and shapes of index.store.Index."""
+    """Literal documents, word-overlap search; the methods and shapes of index.store.Index."""
 
-    def __init__(self):
-        self.records, self.chunks = {}, {}
-        for doc_id, (title, kind, year, texts) in DOCS.items():
-            meta = DocMeta(title=title, type=kind, year=year, authors=("A. Author",), journal="J Pain",
-                           url=f"https://example.org/{doc_id}")
-            self.records[doc_id] = DocumentRecord(doc_id, f"corpus/{doc_id}.md", meta, "h" + doc_id, len(texts))
-            self.chunks[doc_id] = [Chunk(f"{doc_id}#{n}", doc_id, t, 0, len(t), "Overview", 1)
-                                   for n, t in enumerate(texts)]
+    def __init__(self, docs: dict | None = None, cites: dict | None = None):
+        self.records, self.chunks, self.cites = {}, {}, dict(cites or {})
+        for doc_id, (title, kind, year, sections, extra) in (docs or DOCS).items():
+            meta = DocMeta(**{"title": title, "type": kind, "year": year, "authors": ("A. Author",),
+                              "journal": "J Pain", **extra})
+            questions = tuple(heading for heading, _, _ in sections if heading.endswith("?"))
+            self.records[doc_id] = DocumentRecord(doc_id, f"corpus/{doc_id}.md", meta, "h" + doc_id, len(sections),
+                                                  questions)
+            self.chunks[doc_id] = [Chunk(f"{doc_id}#{n}", doc_id, t, 0, len(t), heading, page)
+                                   for n, (heading, page, t) in enumerate(sections)]
         self.embedder = FakeEmbedder()
         self.sentence_records, texts = {}, []
         for c in (c for chunks in self.chunks.values() for c in chunks):
             spans = chunk_sentence_spans(c)
             self.sentence_records[c.chunk_id] = tuple(
-                SentenceRecord(c.chunk_id, s, e, len(texts) + n) for n, (s, e) in enumerate(spans))
+                SentenceRecord(c.chunk_id, s, e, len(texts) + n, self.cites.get(c.chunk_id, ()))
+                for n, (s, e) in enumerate(spans))
             texts.extend(c.text[s:e] for s, e in spans)
         self.sentence_matrix = self.embedder.embed(texts)
 
@@ -78,27 +105,26 @@ class FakeIndex:
 
 
 def fake_answer(question, index, embedder, top_k, filters, disclaimer):
-    """A contract-shaped answer from the fake index: its best chunk is the one point."""
-    hits = index.search(question, k=top_k, filters=filters)
+    """A real compose() over the fake index's best hits: the best chunk is the summary, the top ones the points.
+
+    A question containing "abstain" abstains; one containing "yoga" reports yoga as uncovered.
+    """
+    hits = tuple(index.search(question, k=top_k, filters=filters))
+    retrieval = Retrieval(question, np.empty(0, dtype=np.float32), hits)
     if not hits or "abstain" in question.lower():
-        return {"question": question, "abstained": True, "summary": "The indexed sources do not answer this question.",
-                "points": [], "references": [], "related_questions": [], "disclaimer": disclaimer or "Not advice.",
-                "timings_ms": {"total": 1.0}}
-    refs, points = [], []
-    for n, h in enumerate(hits[:2], start=1):
-        d = h.document
-        refs.append({"number": n, "doc_id": d.doc_id, "source": d.source, "title": d.meta.title, "type": d.meta.type,
-                     "authors": list(d.meta.authors), "journal": d.meta.journal, "year": d.meta.year,
-                     "url": d.meta.url, "doi": None, "page": h.chunk.page,
-                     "passages": [{"chunk_id": h.chunk.chunk_id, "page": h.chunk.page, "text": h.chunk.text}]})
-        points.append({"text": h.chunk.text, "citations": [n]})
-    return {"question": question, "abstained": False, "summary": f"{hits[0].chunk.text} [1]", "points": points,
-            "references": refs, "related_questions": ["What is sacroiliac joint pain?"],
-            "disclaimer": disclaimer or "Not advice.", "timings_ms": {"retrieve": 0.5, "compose": 0.5, "total": 1.0}}
+        selection = Selection(None, (), True)
+    else:
+        picks = [Pick(h, 0, len(h.chunk.text), h.chunk.text, h.chunk.heading, h.score, index.cites.get(h.chunk.chunk_id, ()))
+                 for h in hits[:MAX_FAKE_POINTS]]
+        uncovered = ("yoga",) if "yoga" in question.lower() else ()
+        selection = Selection(picks[0], tuple(picks), False, uncovered=uncovered)
+    a = compose(question, retrieval, selection, index, disclaimer or "Not advice.")
+    return replace(a, timings_ms={"retrieve": 0.5, "compose": 0.5, "total": 1.0})
 
 
-def fake_app(settings: Settings | None = None, *, gate: threading.Event | None = None, index_error=None, answerer=None):
-    """The real app over FakeEmbedder + FakeIndex; `gate` holds loading back, `index_error` fails the open."""
+def fake_app(settings: Settings | None = None, *, gate: threading.Event | None = None, index_error=None, answerer=None,
+             index_factory=FakeIndex):
+    """The real app over FakeEmbedder + a fake index; `gate` holds loading back, `index_error` fails the open."""
     from service.deps import get_answerer
 
     def load_model(_settings):
@@ -109,7 +135,7 @@ def fake_app(settings: Settings | None = None, *, gate: threading.Event | None =
     def open_index(_settings, _embedder):
         if index_error is not None:
             raise index_error
-        return FakeIndex()
+        return index_factory()
 
     app = create_app(settings or Settings(index="/nonexistent-medcite-index"), load_model_fn=load_model,
                      open_index_fn=open_index)

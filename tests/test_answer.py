@@ -10,10 +10,8 @@ from service.answer import (
     EmptyQuestion,
     Point,
     answer,
-    answer_to_dict,
-    answer_to_markdown,
-    answer_to_text,
 )
+from service.render import answer_to_dict, answer_to_markdown, answer_to_text
 from service.evidence import is_boilerplate, query_terms, stem
 
 try:
@@ -61,9 +59,11 @@ def test_definition_is_the_summary_and_the_duplicate_cites_both(retriever):
     assert [r.doc_id for r in a.references] == ["sciatica", "piriformis"]
     assert a.points == (
         Point("Staying active and taking simple analgesics are the first steps in treating sciatica. Surgery is "
-              "considered when severe leg pain from sciatica persists beyond six weeks.", (1,)),
-        Point("Most episodes of sciatica settle within six weeks without surgery.", (1,)),
+              "considered when severe leg pain from sciatica persists beyond six weeks.", (1,),
+              "How is sciatica treated?"),
+        Point("Most episodes of sciatica settle within six weeks without surgery.", (1,), "What is sciatica?"),
     )
+    assert a.uncovered == ()
     assert a.related_questions == (
         "What is piriformis syndrome?", "How is sciatica treated?", "Can piriformis syndrome cause sciatica?")
     assert a.disclaimer == DEFAULT_DISCLAIMER
@@ -71,18 +71,20 @@ def test_definition_is_the_summary_and_the_duplicate_cites_both(retriever):
 
 def test_contract_json(retriever):
     d = answer_to_dict(answer("What is sciatica?", retriever, min_evidence=LOW))
-    assert d["summary"] == SCIATICA + " [1, 2]"
+    assert (d["summary"], d["summary_citations"]) == (SCIATICA, [1, 2])
     assert d["points"][1] == {"text": "Most episodes of sciatica settle within six weeks without surgery.",
-                              "citations": [1]}
+                              "citations": [1], "section": "What is sciatica?"}
     ref = d["references"][0]
     assert {k: ref[k] for k in ("number", "doc_id", "title", "type", "authors", "journal", "year", "url", "doi",
-                                "page")} == {
+                                "page", "pages", "cited_works")} == {
         "number": 1, "doc_id": "sciatica", "title": "Sciatica", "type": "review", "authors": ["Smith J", "Jones K"],
-        "journal": "BMJ", "year": 2010, "url": None, "doi": "10.1136/bmj.c1234", "page": 3}
+        "journal": "BMJ", "year": 2010, "url": None, "doi": "10.1136/bmj.c1234", "page": 3, "pages": [3],
+        "cited_works": []}
     assert [p["chunk_id"] for p in ref["passages"]] == ["sciatica#0", "sciatica#1"]
     assert d["references"][1]["url"] == "https://example.org/piriformis"
     assert set(d["timings_ms"]) == {"retrieve", "compose", "total"}
-    assert set(d) >= {"question", "abstained", "summary", "points", "references", "related_questions", "disclaimer"}
+    assert set(d) == {"question", "abstained", "summary", "summary_citations", "points", "references", "uncovered",
+                      "related_questions", "disclaimer", "timings_ms"}
 
 
 def test_off_topic_question_abstains_with_nearest_sources(retriever):
@@ -108,7 +110,8 @@ def test_texts_are_configurable(retriever):
 def test_off_topic_sentences_never_pad_the_points(retriever):
     a = answer("What are the symptoms of measles?", retriever, min_evidence=LOW)
     assert a.summary == "Measles causes a high fever, cough, runny nose and a red blotchy rash."
-    assert a.points == (Point("The rash usually appears three to five days after the first symptoms.", (1,)),)
+    assert a.points == (Point("The rash usually appears three to five days after the first symptoms.", (1,),
+                              "What are the symptoms of measles?"),)
     assert [r.doc_id for r in a.references] == ["measles"]
 
 
@@ -138,11 +141,11 @@ def test_renderings_carry_markers_references_and_disclaimer(retriever):
     a = answer("What is sciatica?", retriever, min_evidence=LOW)
     md = answer_to_markdown(a)
     assert md.startswith(f"**{SCIATICA}** [1, 2]")
-    assert "1. Smith J, Jones K. Sciatica. BMJ, 2010. [review]. p. 3. https://doi.org/10.1136/bmj.c1234." in md
-    assert "- Most episodes of sciatica settle within six weeks without surgery. [1]" in md
+    assert "1. Smith J, Jones K. Sciatica. BMJ, 2010. Review. p. 3. <https://doi.org/10.1136/bmj.c1234>" in md
+    assert "### What is sciatica?\n\n- Most episodes of sciatica settle within six weeks without surgery. [1]" in md
     assert md.rstrip().endswith(f"*{DEFAULT_DISCLAIMER}*")
     text = answer_to_text(a)
-    assert "[2] Piriformis syndrome. 2020. [patient information]. https://example.org/piriformis." in text
+    assert "[2] Piriformis syndrome. 2020. Patient information. https://example.org/piriformis." in text
     assert "Related questions:" in text and "verify every" in text
     abst = answer_to_text(answer("What is the capital of France?", retriever))
     assert "Nearest sources:" in abst and DEFAULT_ABSTAIN_TEXT in abst

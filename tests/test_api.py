@@ -36,11 +36,15 @@ def test_ask_answers_with_references(client):
     assert r.status_code == 200
     body = r.json()
     assert body["abstained"] is False
-    assert body["summary"] == "Buttock pain is felt below the iliac crest. [1]"
-    assert body["points"][0] == {"text": "Buttock pain is felt below the iliac crest.", "citations": [1]}
+    assert body["summary"] == "Buttock pain is felt below the iliac crest."
+    assert body["summary_citations"] == [1]
+    assert body["points"][0] == {"text": "Buttock pain is felt below the iliac crest.", "citations": [1],
+                                 "section": "Guidelines"}
     ref = body["references"][0]
-    assert (ref["number"], ref["doc_id"], ref["type"], ref["year"], ref["page"]) == (1, "buttock-1", "guideline", 2004, 1)
+    assert (ref["number"], ref["doc_id"], ref["type"], ref["year"], ref["page"], ref["pages"]) == (
+        1, "buttock-1", "guideline", 2004, 1, [1])
     assert ref["passages"][0]["chunk_id"] == "buttock-1#0"
+    assert ref["cited_works"] == [] and body["uncovered"] == []
 
 
 def test_ask_strips_question_and_passes_filters(client):

@@ -9,10 +9,12 @@ from pathlib import Path
 import ir_measures
 import pytest
 
-from eval.answers import check_answer, summarise, summary_parts
+from eval.answers import check_answer, summarise
 from eval.beir import DatasetError, load_beir
 from eval.metrics import DEFAULT_MEASURES, parse_measures, percentiles
 from eval.runner import parse_retrievers, run_eval
+from service.answer_types import Answer, Passage, Point, Reference
+from service.schemas import AnswerOut
 
 TINY = Path(__file__).parent / "data" / "tiny-beir"
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "medquad-dev"
@@ -159,17 +161,27 @@ def test_percentiles():
     assert percentiles([float(i) for i in range(1, 101)]) == {"p50": 50.5, "p95": 95.05, "p99": 99.01}
 
 
-def _answer(points, references, summary="", abstained=False):
-    return {"abstained": abstained, "summary": summary, "points": points, "references": references}
+def _answer(points, references, summary="", abstained=False, summary_citations=()):
+    """An /ask response (interface v2) as the model eval checks it through."""
+    return AnswerOut.model_validate({"question": "q", "abstained": abstained, "summary": summary,
+                                     "summary_citations": list(summary_citations), "points": points,
+                                     "references": references, "disclaimer": "D."})
 
 
 def _ref(n, doc_id, *texts):
     return {"number": n, "doc_id": doc_id, "passages": [{"chunk_id": f"{doc_id}#0", "text": t} for t in texts]}
 
 
-def test_summary_parts_strips_markers():
-    assert summary_parts("Aspirin reduces fever [1, 3].") == ("Aspirin reduces fever.", [1, 3])
-    assert summary_parts("It helps [2]") == ("It helps", [2])
+def test_summary_is_checked_through_its_number_list():
+    refs = [_ref(1, "aspirin", "Aspirin reduces fever."), _ref(2, "g1", "The G1P[8] strain was found.")]
+    # "[8]" in the copied text is text, not a citation: the summary's numbers are in summary_citations
+    wrong = check_answer(_answer([{"text": "The G1P[8] strain was found.", "citations": [2]}], refs,
+                                 summary="The G1P[8] strain was found.", summary_citations=[1]), {"g1"})
+    assert (wrong.claims, wrong.faithful, wrong.citations_valid, wrong.hit) == (2, 1, True, True)
+    # numbered in order of first citation, the summary first: a summary citing 2 before any 1 is invalid
+    late = check_answer(_answer([{"text": "Aspirin reduces fever.", "citations": [1]}], refs,
+                                summary="The G1P[8] strain was found.", summary_citations=[2]), set())
+    assert (late.claims, late.faithful, late.citations_valid) == (2, 2, False)
 
 
 def test_faithful_valid_answer_that_hits():
@@ -178,7 +190,7 @@ def test_faithful_valid_answer_that_hits():
          {"text": "Insulin   is a hormone\nmade by the pancreas.", "citations": [1, 2]}],
         [_ref(1, "aspirin", "Aspirin reduces fever and relieves mild pain such as headache."),
          _ref(2, "insulin", "Insulin is a hormone made by the pancreas.")],
-        summary="Aspirin reduces fever [1]",
+        summary="Aspirin reduces fever", summary_citations=[1],
     )
     check = check_answer(ans, {"aspirin"})
     assert (check.claims, check.faithful, check.citations_valid, check.abstained, check.hit) == (3, 3, True, False, True)
@@ -208,6 +220,12 @@ def test_abstention_and_summary():
     }
 
 
+def _core_answer(sentence: str, doc_id: str, text: str) -> Answer:
+    """A core Answer quoting one sentence of one document as summary and point."""
+    ref = Reference(1, doc_id, "", doc_id, "research", (), "", None, "", "", None, (Passage(f"{doc_id}#0", None, text),))
+    return Answer("q", False, sentence, (Point(sentence, (1,)),), (ref,), (), "D.", summary_citations=(1,))
+
+
 def test_answer_level_eval_runs_with_an_injected_answerer(tiny):
     ds, t2q = tiny
     corpus = {json.loads(l)["_id"]: json.loads(l) for l in (TINY / "corpus.jsonl").read_text().splitlines()}
@@ -215,7 +233,7 @@ def test_answer_level_eval_runs_with_an_injected_answerer(tiny):
     def answerer(question):
         doc = sorted(graded_qrels()[t2q[question]].items(), key=lambda kv: -kv[1])[0][0]
         first = corpus[doc]["text"].split(". ")[0] + "."
-        return _answer([{"text": first, "citations": [1]}], [_ref(1, doc, corpus[doc]["text"])], summary=f"{first} [1]")
+        return _core_answer(first, doc, corpus[doc]["text"])
 
     result = run_eval(TINY, retrievers="bm25", measures="RR@10", output=None, plot=None, rankers={"bm25": oracle(t2q)},
                       answerer=answerer, stdout=io.StringIO(), progress=False)

@@ -18,26 +18,54 @@ function citeLink(n) {
   return a;
 }
 
-// Only web links become hrefs, so a source cannot smuggle in a javascript: URL.
+// Only web links become hrefs, so a source cannot smuggle in a javascript: URL; no URL at all gives no link
+// (an empty string would resolve to this very page).
 function safeUrl(url) {
+  if (!url || !String(url).trim()) return null;
   try {
-    const u = new URL(url, window.location.href);
+    const u = new URL(String(url).trim());
     return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
   } catch (e) {
     return null;
   }
 }
 
-// "text [1, 3]" -> text nodes and one link per number.
-function withMarkers(parent, text) {
-  const re = /\[(\d+(?:\s*,\s*\d+)*)\]/g;
-  let last = 0, m;
-  while ((m = re.exec(text)) !== null) {
-    parent.appendChild(document.createTextNode(text.slice(last, m.index)));
-    m[1].split(",").forEach((n) => parent.appendChild(citeLink(n.trim())));
-    last = re.lastIndex;
-  }
-  parent.appendChild(document.createTextNode(text.slice(last)));
+function doiUrl(doi) {
+  return doi ? safeUrl("https://doi.org/" + encodeURIComponent(String(doi).trim()).replace(/%2F/g, "/")) : null;
+}
+
+function pubmedUrl(pmid) {
+  return /^\d+$/.test(String(pmid || "").trim()) ? "https://pubmed.ncbi.nlm.nih.gov/" + String(pmid).trim() + "/" : null;
+}
+
+function externalLink(text, href, cls) {
+  const a = el("a", text, cls);
+  a.href = href;
+  a.rel = "noopener noreferrer";
+  a.target = "_blank";
+  return a;
+}
+
+// Markers come only from a number list; the text beside them is only ever a text node.
+function withCitations(parent, text, numbers) {
+  parent.appendChild(document.createTextNode(text || ""));
+  (numbers || []).forEach((n) => parent.appendChild(citeLink(n)));
+}
+
+function pagesText(ref) {
+  const pages = (ref.pages && ref.pages.length) ? ref.pages : (ref.page !== null && ref.page !== undefined ? [ref.page] : []);
+  if (!pages.length) return "";
+  return (pages.length === 1 ? "p. " : "pp. ") + pages.join(", ");
+}
+
+function renderCitedWork(work) {
+  const li = el("li", null, "cited-work");
+  li.appendChild(el("span", work.text));
+  const doi = doiUrl(work.doi);
+  if (doi) { li.appendChild(document.createTextNode(" ")); li.appendChild(externalLink("DOI", doi, "work-link")); }
+  const pubmed = pubmedUrl(work.pmid);
+  if (pubmed) { li.appendChild(document.createTextNode(" ")); li.appendChild(externalLink("PubMed", pubmed, "work-link")); }
+  return li;
 }
 
 function renderReference(ref) {
@@ -45,17 +73,25 @@ function renderReference(ref) {
   li.id = "ref-" + ref.number;
   li.value = ref.number;
   if (ref.type) li.appendChild(el("span", ref.type, "badge"));
-  const href = safeUrl(ref.url || "") || (ref.doi ? safeUrl("https:" + "//doi.org/" + ref.doi) : null);
-  const title = el(href ? "a" : "span", ref.title || ref.source || ref.doc_id, "ref-title");
-  if (href) { title.href = href; title.rel = "noopener noreferrer"; title.target = "_blank"; }
-  li.appendChild(title);
+  const href = safeUrl(ref.url) || doiUrl(ref.doi);
+  const titleText = ref.title || ref.source || ref.doc_id;
+  li.appendChild(href ? externalLink(titleText, href, "ref-title") : el("span", titleText, "ref-title"));
   const meta = [];
   if (ref.authors && ref.authors.length) meta.push(ref.authors.join(", "));
   if (ref.journal) meta.push(ref.journal);
   if (ref.year) meta.push(String(ref.year));
-  if (ref.page !== null && ref.page !== undefined) meta.push("p. " + ref.page);
+  if (pagesText(ref)) meta.push(pagesText(ref));
   if (ref.doi) meta.push("doi:" + ref.doi);
   if (meta.length) li.appendChild(el("div", meta.join(" · "), "ref-meta"));
+  const works = ref.cited_works || [];
+  if (works.length) {
+    const cites = el("div", null, "cites");
+    cites.appendChild(el("span", "Cites:", "cites-label"));
+    const list = el("ul", null, "cited-works");
+    works.forEach((w) => list.appendChild(renderCitedWork(w)));
+    cites.appendChild(list);
+    li.appendChild(cites);
+  }
   (ref.passages || []).forEach((p) => {
     const details = el("details");
     details.appendChild(el("summary", "passage" + (p.page ? " (p. " + p.page + ")" : "")));
@@ -65,6 +101,33 @@ function renderReference(ref) {
   return li;
 }
 
+// Consecutive points with the same section, as [{section, points}] in answer order.
+function groupSections(points) {
+  const groups = [];
+  (points || []).forEach((p) => {
+    const section = p.section || null;
+    if (groups.length && groups[groups.length - 1].section === section) groups[groups.length - 1].points.push(p);
+    else groups.push({section: section, points: [p]});
+  });
+  return groups;
+}
+
+function renderSections(container, points) {
+  container.replaceChildren();
+  groupSections(points).forEach((g) => {
+    const section = el("section", null, "answer-section");
+    if (g.section) section.appendChild(el("h3", g.section, "section-heading"));
+    const list = el("ul", null, "points");
+    g.points.forEach((p) => {
+      const li = el("li");
+      withCitations(li, p.text, p.citations);
+      list.appendChild(li);
+    });
+    section.appendChild(list);
+    container.appendChild(section);
+  });
+}
+
 function renderAnswer(a) {
   const article = $("answer");
   article.classList.toggle("abstained", !!a.abstained);
@@ -72,17 +135,15 @@ function renderAnswer(a) {
   $("answer-question").textContent = a.question;
   const summary = $("summary");
   summary.replaceChildren();
-  withMarkers(summary, a.summary || "");
-  const points = $("points");
-  points.replaceChildren();
-  (a.points || []).forEach((p) => {
-    const li = el("li", p.text);
-    (p.citations || []).forEach((n) => li.appendChild(citeLink(n)));
-    points.appendChild(li);
-  });
+  withCitations(summary, a.summary, a.summary_citations);
+  const uncovered = a.uncovered || [];
+  $("uncovered").textContent = uncovered.length ? "The indexed sources do not address: " + uncovered.join(", ") + "." : "";
+  $("uncovered").hidden = !uncovered.length;
+  renderSections($("sections"), a.points);
   const refs = $("references");
   refs.replaceChildren();
   (a.references || []).forEach((r) => refs.appendChild(renderReference(r)));
+  $("references-title").textContent = a.abstained ? "Nearest sources" : "References";
   $("references-section").hidden = !(a.references || []).length;
   const related = $("related");
   related.replaceChildren();
