@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from index.types import DocumentRecord, Hit
 from ingest.documents import CitedWork
@@ -152,14 +152,22 @@ class _Numbering:
         if all(p.chunk_id != chunk.chunk_id for p in source.passages):
             source.passages.append(Passage(chunk.chunk_id, chunk.page, chunk.text))
         for work in cites:
-            if all(w.text != work.text for w in source.cited_works):
-                source.cited_works.append(work)
+            add_cited_work(source.cited_works, work)
         return self.numbers[doc_id]
 
     def references(self) -> tuple[Reference, ...]:
         """The references in number order."""
         return tuple(reference(n, self.sources[d].record, self.sources[d].passages, self.sources[d].cited_works)
                      for d, n in sorted(self.numbers.items(), key=lambda item: item[1]))
+
+
+def add_cited_work(works: list[CitedWork], work: CitedWork) -> None:
+    """Add a cited work unless its entry text is there already; then fill in identifiers the first lacked."""
+    for i, seen in enumerate(works):
+        if seen.text == work.text:
+            works[i] = replace(seen, doi=seen.doi or work.doi, pmid=seen.pmid or work.pmid)
+            return
+    works.append(work)
 
 
 def reference(number: int, doc: DocumentRecord, passages: Sequence[Passage],
