@@ -36,13 +36,15 @@ EVIDENCE_DOCS = {
                                          "spine (Maher 2017)."),
                         ("Diagnosis", 3, "Pain on sitting that is worse than pain on standing points to the "
                                          "sacroiliac joint [2, 3]."),
-                        ("Treatment", 3, "Staying active is advised for most adults with buttock pain (Maher 2017).")],
+                        ("Treatment", 3, "Staying active is advised for most adults with buttock pain (Maher 2017)."),
+                        ("Which spinal conditions cause buttock pain?", 4,
+                         "Lumbar disc herniation and spinal stenosis can both cause buttock pain.")],
                        {"authors": ("R. Reviewer", "S. Second"), "journal": "Pain Rev", "doi": "10.1000/pr.2021.7"}),
     "rota-study": ("Rotavirus genotypes in adults with back pain", "research", 2020,
                    [("Abstract", 1, "The G1P[8] strain was found in adults admitted with buttock pain and fever.")],
                    {"authors": ("T. Tester",), "journal": "J Virol Pain"}),
 }
-MAX_FAKE_POINTS = 4
+MAX_FAKE_POINTS = 6
 CITES = {"buttock-review#0": (MAHER,), "buttock-review#2": (MAHER,)}
 
 
@@ -105,7 +107,7 @@ class FakeIndex:
 
 
 def fake_answer(question, index, embedder, top_k, filters, disclaimer):
-    """A real compose() over the fake index's best hits: the best chunk is the summary, the top ones the points.
+    """A real compose() over the fake index's best hits: the best chunk is the summary, the next ones the points.
 
     A question containing "abstain" abstains; one containing "yoga" reports yoga as uncovered.
     """
@@ -117,7 +119,7 @@ def fake_answer(question, index, embedder, top_k, filters, disclaimer):
         picks = [Pick(h, 0, len(h.chunk.text), h.chunk.text, h.chunk.heading, h.score, index.cites.get(h.chunk.chunk_id, ()))
                  for h in hits[:MAX_FAKE_POINTS]]
         uncovered = ("yoga",) if "yoga" in question.lower() else ()
-        selection = Selection(picks[0], tuple(picks), False, uncovered=uncovered)
+        selection = Selection(picks[0], tuple(picks[1:] or picks), False, uncovered=uncovered)
     a = compose(question, retrieval, selection, index, disclaimer or "Not advice.")
     return replace(a, timings_ms={"retrieve": 0.5, "compose": 0.5, "total": 1.0})
 
