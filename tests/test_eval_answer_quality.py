@@ -248,7 +248,7 @@ def test_a_bad_answers_file_fails_before_anything_is_ranked(tmp_path):
 def test_progress_bars_over_questions_go_to_stderr(capsys):
     from eval.runner import run_eval
 
-    abstain = {"abstained": True, "summary": "No.", "summary_citations": [], "points": [], "references": [],
+    abstain = {"question": "q", "abstained": True, "summary": "No.", "summary_citations": [], "points": [], "references": [],
                "disclaimer": "d"}
     result = run_eval(TINY, retrievers="bm25", measures="RR@10", rankers={"bm25": lambda text, k: []},
                       answerer=lambda q: abstain, top_hit=lambda q: "Lead one. Lead two. Three.", progress=True)
