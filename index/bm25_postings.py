@@ -108,6 +108,11 @@ class Postings:
         order = np.lexsort((rowids[cand], -scores[cand]))[:k]
         return [(int(rowids[cand[i]]), float(scores[cand[i]])) for i in order]
 
+    def frequency(self, token: str) -> int:
+        """Rows that hold the token (its document frequency in BM25's idf)."""
+        i = self._term_ids.get(token)
+        return 0 if i is None else int(self.ptr[i + 1] - self.ptr[i])
+
     # --- persistence -----------------------------------------------------------------------------
 
     def save(self, path: Path) -> None:

@@ -356,6 +356,18 @@ class Index:
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return vecs / np.clip(norms, 1e-12, None)  # undo float16 rounding of the norm
 
+    def chunk_frequencies(self, words: list[str]) -> dict[str, int]:
+        """How many chunks hold each word (as FTS5 tokenizes it), from the BM25 postings; with the chunk count
+        this gives the word's idf. Words FTS5 splits in two, or an index without postings, are left out."""
+        if self._postings is None:
+            return {}
+        out = {}
+        for word in words:
+            tokens = bm25_postings.fts_tokens(word)
+            if len(tokens) == 1:
+                out[word] = self._postings.frequency(tokens[0])
+        return out
+
     # --- lookups ------------------------------------------------------------------------------------
 
     def cited_works(self, doc_id: str) -> tuple[CitedWork, ...]:

@@ -1,9 +1,9 @@
-"""Sentence-level evidence: split retrieved chunks into sentences, drop boilerplate, score, pick diverse ones.
+"""Question and sentence text: terms, stems, the boilerplate filter and question frames (definition, comparison).
 
-Everything here is plain Python over strings so that an answer costs milliseconds: the only
-neural signal is the retrieval score the index already computed for each chunk (embedding
-every candidate sentence with MiniLM costs ~5 ms per sentence on two cores, measured, which
-would blow the 50 ms budget several times over).
+Plain Python over strings, shared by the candidate, selection and composition stages. Caches hold
+tuples of strings, never sets: the garbage collector stops tracking such tuples, so a cache of 100k
+chunks' sentences does not make every full collection walk it (with frozensets cached, full collections
+paused every request in flight for up to 250 ms, measured with gc.callbacks).
 """
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ingest.documents import Chunk
-from ingest.sentences import sentence_spans
 
 # Words that carry no topic. Question templates ("what are the symptoms of X") add the
 # GENERIC words below: they steer which sentence answers, but never decide whether the
@@ -165,61 +163,12 @@ def is_legal(s: str) -> bool:
     return any(w in low for w in _LEGAL_WORDS) and bool(_COPYRIGHT.search(s))
 
 
-@lru_cache(maxsize=200_000)
-def _spans(text: str) -> tuple[tuple[int, int], ...]:
-    """sentence_spans of a chunk text, cached: a warm service splits each chunk once."""
-    return tuple(sentence_spans(text))
-
-
-def sentence_spans_of(chunk: Chunk) -> tuple[tuple[int, int], ...]:
-    """The sentence spans of a chunk's text (same segmenter as ingest), cached by text."""
-    return _spans(chunk.text)
-
-
-@lru_cache(maxsize=100_000)
-def evidence_sentences(text: str, heading: str = "") -> tuple[tuple[int, int, int, str, tuple[str, ...]], ...]:
-    """(position, start, end, collapsed text, terms) of a chunk's usable sentences; cached per chunk (as
-    tuples of strings, see _content_terms).
-
-    This is the per-chunk work that does not depend on the question, so a warm service does it
-    once per chunk and an answer only scores.
-    """
-    out = []
-    for i, (s, e) in enumerate(_spans(text)):
-        s = strip_list_mark(text, s, e)
-        if not is_boilerplate(text[s:e], heading):
-            clean = collapse(text[s:e])
-            out.append((i, s, e, clean, _content_terms(clean)))
-    return tuple(out)
-
-
 def strip_list_mark(text: str, start: int, end: int) -> int:
     """Skip a leading bullet or list number so the sentence reads as prose."""
     m = _LIST_MARK.match(text, start, end)
     return m.end() if m else start
 
 
-# --- candidates and scoring ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One evidence sentence: where it is, what it says and how well it answers."""
-
-    hit_rank: int  # rank of its chunk in the retrieval
-    doc_id: str
-    chunk: Chunk
-    index: int  # sentence position inside the chunk
-    start: int  # offsets into chunk.text
-    end: int
-    text: str  # chunk.text[start:end] with whitespace collapsed
-    terms: frozenset[str]
-    score: float
-    on_topic: bool = True  # the sentence, or its chunk's title or heading, names a topic term
-
-
-# A sentence opening on a pronoun leans on the one before it; quoted alone it reads out of context.
-_DANGLING = re.compile(r"^(?:it|this|these|those|they|that|such|he|she)\b", re.I)
 _DEFINE = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$", re.I)
 
 
@@ -236,35 +185,6 @@ def defined_terms(question: str) -> frozenset[str]:
     return frozenset(content_terms(m.group(1)))
 
 
-def candidates_of(hits, qterms: QueryTerms, defined: frozenset[str] = frozenset()) -> list[Candidate]:
-    """Every non-boilerplate sentence of the retrieved chunks, scored against the question."""
-    rel = chunk_relevance(hits)
-    asked = qterms.all
-    weights = {t: 1.0 for t in qterms.topic} | {t: 0.35 for t in qterms.generic}
-    total = sum(weights.values()) or 1.0
-    out: list[Candidate] = []
-    seen: set[tuple[str, str]] = set()
-    for rank, hit in enumerate(hits):
-        chunk = hit.chunk
-        context = content_terms(f"{hit.document.meta.title} {chunk.heading}")
-        # MedQuAD-style headings are the question itself: a matching heading marks the answer
-        heading_match = similarity(asked, frozenset(content_terms(chunk.heading)))
-        for i, s, e, text, term_tuple in evidence_sentences(chunk.text, chunk.heading):
-            key = (hit.document.doc_id, text.lower())
-            if key in seen:  # chunk overlap repeats a sentence
-                continue
-            seen.add(key)
-            terms = frozenset(term_tuple)
-            lex = sum(w for t, w in weights.items() if t in terms) / total
-            ctx = sum(w for t, w in weights.items() if t in context and t not in terms) / total
-            score = (0.45 * rel[rank] + 0.30 * lex + 0.10 * ctx + 0.15 * heading_match
-                     + (0.04 if i == 0 else 0.0) + (0.08 if defined and defines(text, defined) else 0.0)
-                     - (0.05 if _DANGLING.match(text) else 0.0))
-            on_topic = not qterms.topic or bool(qterms.topic & (terms | context))
-            out.append(Candidate(rank, hit.document.doc_id, chunk, i, s, e, text, terms, score, on_topic))
-    return out
-
-
 def defines(sentence: str, defined: frozenset[str]) -> bool:
     """True when the sentence opens with the defined terms and then 'is'/'are' ("Sciatica is pain ...")."""
     head = re.split(r"\b(?:is|are|refers to|means)\b", sentence, maxsplit=1)
@@ -274,36 +194,11 @@ def defines(sentence: str, defined: frozenset[str]) -> bool:
     return bool(found) and 2 * len(found) >= len(defined)
 
 
-def chunk_relevance(hits) -> list[float]:
-    """Each hit's relevance in [0, 1]: its dense cosine.
-
-    A hybrid search reports no cosine for a chunk that only BM25 found; such a chunk is at most
-    as close as the least close chunk the dense search did return. With no cosines at all, the
-    score relative to the best stands in.
-    """
-    known = [float(h.dense_score) for h in hits if h.dense_score is not None]
-    if not known:
-        best = max((float(h.score) for h in hits), default=0.0) or 1.0
-        return [max(0.0, float(h.score) / best) for h in hits]
-    floor = max(0.0, min(known))
-    return [max(0.0, float(h.dense_score)) if h.dense_score is not None else floor for h in hits]
-
-
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     """Jaccard overlap of two term sets: the redundancy measure for MMR and merging."""
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
-
-
-def coverage(qterms: QueryTerms, hits, depth: int = 3) -> float:
-    """Share of the question's topic terms found in the top hits (titles, headings and text)."""
-    if not qterms.topic:
-        return 1.0 if hits else 0.0
-    seen: set[str] = set()
-    for hit in hits[:depth]:
-        seen |= content_terms(f"{hit.document.meta.title} {hit.chunk.heading}") | content_terms(hit.chunk.text)
-    return len(qterms.topic & seen) / len(qterms.topic)
 
 
 _BETWEEN = re.compile(rf"\b{_CONTRAST}\s+between\s+(.+?)\s+and\s+(.+?)"
@@ -322,51 +217,3 @@ def compared_terms(question: str) -> tuple[frozenset[str], frozenset[str]] | Non
     return (only_a, only_b) if only_a and only_b else None
 
 
-def pick_summary(cands: list[Candidate], qterms: QueryTerms, margin: float = 0.85,
-                 compared: tuple[frozenset[str], frozenset[str]] | None = None) -> Candidate:
-    """The direct answer: among sentences scoring near the best, the one naming most of the topic.
-
-    A summary that names only half of the question ("low back pain is common" for a question about
-    buttock versus low back pain) reads as an answer to another question: for a comparison, a
-    sentence that names both sides wins whenever one scores near the best.
-    """
-    best = max(c.score for c in cands)
-    near = [c for c in cands if c.score >= margin * best]
-    if compared:
-        both = [c for c in near if c.terms & compared[0] and c.terms & compared[1]]
-        near = both or near
-    # template words count half: for "Is X inherited?" the sentence about X *and* inheritance answers
-    weights = {t: 0.5 for t in qterms.generic} | {t: 1.0 for t in qterms.topic}
-    total = sum(weights.values())
-
-    def named(c: Candidate) -> float:
-        return sum(w for t, w in weights.items() if t in c.terms) / total if total else 0.0
-
-    top_doc = min(cands, key=lambda c: c.hit_rank).doc_id  # the best-retrieved source answers first
-    return max(near, key=lambda c: c.score + 0.15 * named(c) + (0.03 if c.doc_id == top_doc else 0.0))
-
-
-def mmr(cands: list[Candidate], k: int, lam: float = 0.7, dup: float = 0.6,
-        chosen: list[Candidate] | None = None) -> list[Candidate]:
-    """Greedy maximal marginal relevance after `chosen`; near-duplicates of a chosen sentence are skipped."""
-    chosen = list(chosen or [])
-    taken = {id(c) for c in chosen}
-    pool = sorted((c for c in cands if id(c) not in taken), key=lambda c: -c.score)
-    # each candidate's redundancy (max similarity to anything chosen), updated with each new pick only:
-    # this is the hot loop of an answer, and re-comparing with every earlier pick made it quadratic
-    red = [max((similarity(c.terms, d.terms) for d in chosen), default=0.0) for c in pool]
-    while pool and len(chosen) < k:
-        best_i, best_val = -1, float("-inf")
-        for i, c in enumerate(pool):
-            if red[i] >= dup:
-                continue
-            val = lam * c.score - (1 - lam) * red[i]
-            if val > best_val:
-                best_i, best_val = i, val
-        if best_i < 0:
-            break
-        best = pool.pop(best_i)
-        red.pop(best_i)
-        chosen.append(best)
-        red = [max(r, similarity(c.terms, best.terms)) for r, c in zip(red, pool)]
-    return chosen

@@ -1,0 +1,313 @@
+"""Stage 2 of the answer path: the candidate sentences of the retrieved chunks, each with its features.
+
+Sentences and their vectors were stored at ingest (`Index.sentences`, `Index.sentence_vectors`), so this
+stage splits nothing and calls no model: the only question-time vector is the one retrieval computed.
+Per chunk, the question-independent work (boilerplate filter, terms, cue words) is cached; per question,
+the features of all candidates are one numpy matrix (FEATURES names its columns) that
+service/scoring.py turns into probabilities.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from service.answer_types import Retrieval
+from service.intent import COMPARISON, DEFINITION, DIAGNOSIS, FIGURE, INTENTS, Intent, question_intent
+from service.text import (
+    QueryTerms,
+    collapse,
+    compared_terms,
+    content_terms,
+    defined_terms,
+    defines,
+    is_boilerplate,
+    query_terms,
+    stem,
+    strip_list_mark,
+    words,
+)
+
+# Columns of Candidates.features, in order; service/models/sentence_scorer.json holds one weight per name.
+FEATURES = (
+    "cosine",              # sentence vector . question vector
+    "cosine_gap",          # cosine minus the best candidate's cosine (<= 0): relative closeness
+    "cosine_top",          # 1 / (1 + rank of the cosine among the candidates)
+    "chunk_score",         # the chunk's hybrid score / the best hit's
+    "chunk_rank",          # 1 / (1 + the chunk's retrieval rank)
+    "key_terms",           # idf-weighted share of the question's topic terms the sentence names
+    "key_terms_context",   # the same, counting the chunk's title and heading too
+    "template_terms",      # share of the question's template words ("treatment", "cause") it names
+    "heading_match",       # term overlap of the question and the section heading (Jaccard)
+    "heading_intent",      # the heading is where the asked kind of answer sits ("Treatment")
+    "sentence_intent",     # the sentence gives the asked kind of answer (a figure, a cause ...)
+    "defines",             # a definition question, and the sentence defines the asked term
+    "both_sides",          # a comparison question, and the sentence names both sides
+    "number_for_figure",   # a figure or accuracy question, and the sentence holds a number
+    "first_in_chunk",
+    "position_in_chunk",   # 0 first .. 1 last sentence of the chunk
+    "position_in_document",  # 0 start .. 1 end of the document, by chunk number
+    "back_reference",      # opens with a word that points at the sentence before ("These", "However,")
+    "setup",               # a study's set-up ("We enrolled ...", "X and colleagues studied ...")
+    "length",              # words / LONG_SENTENCE_WORDS, capped at 1
+    "cites_sources",       # carries in-text citations ("[12]", "(Maher 2017)")
+)
+LONG_SENTENCE_WORDS = 60  # the boilerplate filter drops sentences over 80 words; 60 covers most real ones
+
+# A sentence opening with one of these leans on the one before it: quoted alone it points at text the
+# answer does not contain. (General English anaphora and connectives; "Both"/"Other" are left out, as
+# they usually name their own referents.)
+_BACK_REFERENCE = re.compile(
+    r"^\W*(this|these|those|that|such|it|its|they|their|them|he|she|his|her|there|here|neither|either|"
+    r"however|thus|therefore|hence|then|also|furthermore|moreover|additionally|similarly|likewise|"
+    r"consequently|accordingly|nevertheless|nonetheless|otherwise|instead|conversely|yet|but|and|or|so|"
+    r"another|the former|the latter|the same|in addition|in contrast|by contrast|on the other hand|"
+    r"as a result|in that|in this|in these|in those|in such|under these|under this|under such|at that|"
+    r"of these|of those|for this|for these|for that|for example|for instance|in particular|"
+    r"one of these|each of these|all of these|both of these|none of these|in both)\b",
+    re.IGNORECASE,
+)
+# A study's set-up rather than its result: used only together with the result that follows it.
+_SETUP = re.compile(
+    r"\b(we (studied|examined|investigated|assessed|evaluated|enrolled|recruited|conducted|performed|analy[sz]ed|"
+    r"reviewed|compared|included|aimed|sought|hypothesi[sz]ed)|(and|&) colleagues (studied|examined|"
+    r"investigated|assessed|evaluated|enrolled|recruited|followed|compared|reviewed|tested)|(was|were) "
+    r"(enrolled|recruited|randomi[sz]ed|included|invited)|the (aim|purpose|objective|goal)s? (of|was|were)|"
+    r"(aimed|designed|sought) to|this study (examined|investigated|assessed|evaluated|aimed)|"
+    r"in a (study|trial|cohort|survey|review) of)\b",
+    re.IGNORECASE,
+)
+_IN_TEXT_CITATION = re.compile(r"\[\d+(?:\s*[,\u2013-]\s*\d+)*\]|\([A-Z][A-Za-z'\-]+(?: et al\.?)?,? (?:19|20)\d{2}")
+_DIGIT = re.compile(r"\d")
+_CHUNK_NUMBER = re.compile(r"#(\d+)$")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One usable stored sentence of a retrieved chunk: where it is and what it says."""
+
+    hit: int  # index into Retrieval.hits
+    position: int  # index among the chunk's stored sentences
+    start: int  # offsets into hit.chunk.text (a leading list mark skipped)
+    end: int
+    text: str  # chunk.text[start:end] with whitespace collapsed
+    terms: frozenset[str]
+    back_reference: bool
+    setup: bool
+    antecedent_start: int | None  # start of the previous stored sentence of the chunk, if any
+    antecedent_text: str = ""  # that sentence, collapsed (empty when there is none)
+    antecedent_back_reference: bool = False
+    antecedent_setup: bool = False
+    cites: tuple = ()  # CitedWorks of this sentence (and of its antecedent, for a span with both)
+    antecedent_cites: tuple = ()
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Every candidate sentence of a question, its features (one row each) and its vector."""
+
+    retrieval: Retrieval
+    intent: Intent
+    terms: QueryTerms
+    term_weights: dict = field(hash=False, compare=False)  # topic term -> idf weight
+    absent_terms: frozenset[str] = frozenset()  # topic terms no chunk of the whole index holds
+    items: tuple[Sentence, ...] = ()
+    features: np.ndarray = field(default=None, hash=False, compare=False)  # [len(items), len(FEATURES)]
+    vectors: np.ndarray = field(default=None, hash=False, compare=False)  # [len(items), dim], L2-normalised
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """The question-independent facts of one stored sentence (cached per chunk)."""
+
+    position: int
+    start: int
+    end: int
+    text: str
+    terms: tuple[str, ...]  # tuples, not sets: see service.text.content_terms on garbage collection
+    usable: bool
+    back_reference: bool
+    setup: bool
+    has_number: bool
+    cites_sources: bool
+    words: int
+    cues: tuple[bool, ...]  # sentence cue per intent, INTENTS order
+    row: int
+
+
+def build_candidates(retrieval: Retrieval, index, top_documents: int) -> Candidates:
+    """The usable sentences of the hits from the first `top_documents` documents, with their features."""
+    question = retrieval.question
+    intent = question_intent(question)
+    qterms = query_terms(question)
+    weights, absent = term_weights(question, qterms, index)
+    hits = retrieval.hits
+    allowed = first_documents(hits, top_documents)
+    chosen = [i for i, h in enumerate(hits) if h.document.doc_id in allowed]
+    records = index.sentences([hits[i].chunk.chunk_id for i in chosen]) if chosen else {}
+    items, rows, statics = [], [], []
+    seen: set[tuple[str, str]] = set()
+    for i in chosen:
+        hit = hits[i]
+        profiles = chunk_profile(hit.chunk.text, hit.chunk.heading, records.get(hit.chunk.chunk_id, ()))
+        for p in profiles:
+            if not p.usable:
+                continue
+            key = (hit.document.doc_id, p.text.lower())
+            if key in seen:  # chunks overlap by a sentence: quote it once, from the better-ranked chunk
+                continue
+            seen.add(key)
+            before = profiles[p.position - 1] if p.position > 0 else None
+            items.append(Sentence(
+                i, p.position, p.start, p.end, p.text, frozenset(p.terms), p.back_reference, p.setup,
+                before.start if before else None, before.text if before else "",
+                before.back_reference if before else False, before.setup if before else False,
+                record_cites(records[hit.chunk.chunk_id], p.position),
+                record_cites(records[hit.chunk.chunk_id], p.position - 1) if before else ()))
+            rows.append(p.row)
+            statics.append((p, len(profiles)))
+    vectors = index.sentence_vectors(np.asarray(rows, dtype=np.int64)) if rows else np.zeros((0, 1), np.float32)
+    features = feature_matrix(retrieval, intent, qterms, weights, items, statics, vectors)
+    return Candidates(retrieval, intent, qterms, weights, absent, tuple(items), features, vectors)
+
+
+def record_cites(records, position: int) -> tuple:
+    """The cited works stored with one sentence record."""
+    return tuple(records[position].cites or ())
+
+
+def first_documents(hits, k: int) -> set[str]:
+    """The ids of the first k distinct documents in retrieval order."""
+    seen: list[str] = []
+    for h in hits:
+        if h.document.doc_id not in seen:
+            seen.append(h.document.doc_id)
+            if len(seen) == k:
+                break
+    return set(seen)
+
+
+@lru_cache(maxsize=50_000)
+def chunk_profile(text: str, heading: str, records: tuple) -> tuple[_Profile, ...]:
+    """The question-independent facts of every stored sentence of a chunk; cached, so a warm service
+    does this once per chunk and an answer only scores."""
+    out = []
+    for n, rec in enumerate(records):
+        start = strip_list_mark(text, rec.start, rec.end)
+        raw = text[start:rec.end]
+        clean = collapse(raw)
+        out.append(_Profile(
+            n, start, rec.end, clean, tuple(content_terms(clean)), not is_boilerplate(raw, heading),
+            bool(_BACK_REFERENCE.match(clean)), bool(_SETUP.search(clean)), bool(_DIGIT.search(clean)),
+            bool(_IN_TEXT_CITATION.search(clean)), len(clean.split()), _cues(clean), int(rec.row)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=200_000)
+def _cues(sentence: str) -> tuple[bool, ...]:
+    """Sentence cues per intent (cached: a sentence recurs across questions)."""
+    from service.intent import sentence_cues
+
+    return sentence_cues(sentence)
+
+
+def term_weights(question: str, qterms: QueryTerms, index) -> tuple[dict[str, float], frozenset[str]]:
+    """Each topic term's idf in the index (rarer terms say more about what is asked), and the topic terms
+    no chunk of the index holds. Without BM25 postings every term weighs 1 and none is known absent."""
+    by_stem: dict[str, list[str]] = {}
+    for w in words(question):
+        t = stem(w)
+        if t in qterms.topic:
+            by_stem.setdefault(t, []).append(w)
+    frequencies = getattr(index, "chunk_frequencies", None)
+    counts = frequencies([w for ws in by_stem.values() for w in ws]) if frequencies else {}
+    total = len(index) if counts else 0
+    weights, absent = {}, set()
+    for t, ws in by_stem.items():
+        known = [counts[w] for w in ws if w in counts]
+        if not known:
+            weights[t] = 1.0
+            continue
+        df = max(known)
+        weights[t] = bm25_idf(df, total)
+        if df == 0:
+            absent.add(t)
+    for t in qterms.topic - set(weights):
+        weights[t] = 1.0
+    return weights, frozenset(absent)
+
+
+def bm25_idf(df: int, total: int) -> float:
+    """FTS5's BM25 idf, log((N - df + 0.5) / (df + 0.5)), floored as FTS5 floors it (1e-6)."""
+    value = math.log((total - df + 0.5) / (df + 0.5)) if total else 1.0
+    return value if value > 0 else 1e-6
+
+
+def feature_matrix(retrieval: Retrieval, intent: Intent, qterms: QueryTerms, weights: dict[str, float],
+                   items: list[Sentence], statics: list[tuple[_Profile, int]], vectors: np.ndarray) -> np.ndarray:
+    """One row of FEATURES per candidate; the cosines in one matrix product."""
+    n = len(items)
+    out = np.zeros((n, len(FEATURES)), dtype=np.float32)
+    if n == 0:
+        return out
+    hits = retrieval.hits
+    col = {name: j for j, name in enumerate(FEATURES)}
+    cos = vectors @ np.asarray(retrieval.query_vector, dtype=np.float32)
+    out[:, col["cosine"]] = cos
+    out[:, col["cosine_gap"]] = cos - cos.max()
+    ranks = np.empty(n, dtype=np.float32)
+    ranks[np.argsort(-cos, kind="stable")] = np.arange(n, dtype=np.float32)
+    out[:, col["cosine_top"]] = 1.0 / (1.0 + ranks)
+    best_hit = max((h.score for h in hits), default=0.0) or 1.0
+    total_weight = sum(weights.values()) or 1.0
+    compared = compared_terms(retrieval.question) if intent.kind == COMPARISON else None
+    defined = defined_terms(retrieval.question) if intent.kind == DEFINITION else frozenset()
+    kind = INTENTS.index(intent.kind)
+    asked = qterms.all
+    contexts: dict[int, tuple[frozenset[str], float, bool]] = {}
+    for r, (s, (p, count)) in enumerate(zip(items, statics)):
+        hit = hits[s.hit]
+        if s.hit not in contexts:
+            heading_terms = content_terms(hit.chunk.heading)
+            context = content_terms(f"{hit.document.meta.title} {hit.chunk.heading}")
+            contexts[s.hit] = (context, jaccard(asked, heading_terms), intent.heading_cue(hit.chunk.heading))
+        context, heading_match, heading_intent = contexts[s.hit]
+        key = sum(w for t, w in weights.items() if t in s.terms)
+        key_ctx = sum(w for t, w in weights.items() if t in s.terms or t in context)
+        row = out[r]
+        row[col["chunk_score"]] = max(0.0, hit.score / best_hit)
+        row[col["chunk_rank"]] = 1.0 / (1.0 + s.hit)
+        row[col["key_terms"]] = key / total_weight if weights else 1.0
+        row[col["key_terms_context"]] = key_ctx / total_weight if weights else 1.0
+        row[col["template_terms"]] = (len(qterms.generic & s.terms) / len(qterms.generic)) if qterms.generic else 0.0
+        row[col["heading_match"]] = heading_match
+        row[col["heading_intent"]] = heading_intent
+        row[col["sentence_intent"]] = p.cues[kind]
+        row[col["defines"]] = bool(defined) and defines(s.text, defined)
+        row[col["both_sides"]] = bool(compared) and bool(s.terms & compared[0]) and bool(s.terms & compared[1])
+        row[col["number_for_figure"]] = intent.kind in (FIGURE, DIAGNOSIS) and p.has_number
+        row[col["first_in_chunk"]] = p.position == 0
+        row[col["position_in_chunk"]] = p.position / (count - 1) if count > 1 else 0.0
+        row[col["position_in_document"]] = document_position(hit, p.position, count)
+        row[col["back_reference"]] = p.back_reference
+        row[col["setup"]] = p.setup
+        row[col["length"]] = min(1.0, p.words / LONG_SENTENCE_WORDS)
+        row[col["cites_sources"]] = p.cites_sources
+    return out
+
+
+def document_position(hit, position: int, count: int) -> float:
+    """Where the sentence sits in its document, 0 (start) to 1 (end), from the chunk's number."""
+    chunks = max(1, hit.document.chunk_count)
+    m = _CHUNK_NUMBER.search(hit.chunk.chunk_id)
+    number = int(m.group(1)) if m else 0
+    within = position / count if count else 0.0
+    return min(1.0, (number + within) / chunks)
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """|a & b| / |a | b|, 0 for empty sets."""
+    return len(a & b) / len(a | b) if a and b else 0.0

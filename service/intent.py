@@ -1,0 +1,117 @@
+"""What a question asks for (its intent), and the sentence and heading cues of an answer of that kind.
+
+The intent is read from the question's wording (its interrogative frame, not its topic): "How accurate
+is the slump test?" asks for test accuracy, "What are the causes of X?" for a list of causes. Each intent
+carries two cue patterns: one a sentence giving that kind of answer matches ("sensitivity of 0.84"),
+one a section heading over such sentences matches ("Diagnosis", "Treatment"). The learned scorer
+(service/scoring.py) weighs how much a cue match counts; nothing here decides on its own.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DEFINITION, CAUSE, DIAGNOSIS, TREATMENT, PROGNOSIS = "definition", "cause", "diagnosis", "treatment", "prognosis"
+FIGURE, COMPARISON, YES_NO, LIST, GENERAL = "figure", "comparison", "yes/no", "list", "general"
+INTENTS = (DEFINITION, CAUSE, DIAGNOSIS, TREATMENT, PROGNOSIS, FIGURE, COMPARISON, YES_NO, LIST, GENERAL)
+
+_I = re.IGNORECASE
+
+# Question frames, tried in this order: the first that matches names the intent. More specific frames
+# (accuracy, figures, comparisons) come before the broad ones (yes/no, definition) they would also match.
+_QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
+    (DIAGNOSIS, re.compile(r"\b(how (accurate|reliable|sensitive|specific|useful|good)|accuracy|sensitivity|"
+                           r"specificity|predictive value|likelihood ratio|diagnos\w*|test(s|ed|ing)? for|"
+                           r"detect\w*|imaging|scan|x-ray|mri)\b", _I)),
+    (COMPARISON, re.compile(r"\b(differences?|distinction|distinguish|differ|compare[sd]?|comparison|versus|vs\.?|"
+                            r"better than|worse than|more (effective|common) than)\b", _I)),
+    (FIGURE, re.compile(r"\b(how (many|much|long|often|old|large|high|low|common|frequent)|what (percentage|proportion"
+                        r"|number|rate|dose|size|age|year|month)|which year|when (was|were|did)|incidence|prevalence"
+                        r"|how big|what (is|was) the (rate|risk|incidence|prevalence|mortality|number|percentage"
+                        r"|proportion|duration|dose|size|average|mean|median))\b", _I)),
+    (LIST, re.compile(r"\b(what are the (main |common |most common |possible |usual |key )?(causes|types|options|"
+                      r"symptoms|signs|risk factors|treatments|complications|features|stages|forms|sources|"
+                      r"structures|conditions)|which (structures|conditions|treatments|options|causes|drugs)|"
+                      r"list|options for|kinds of|types of)\b", _I)),
+    (TREATMENT, re.compile(r"\b(treat\w*|therap\w*|manag\w*|what helps|relie\w*|cure\w*|medication|drugs?|surgery|"
+                           r"exercise|rehabilitation|physiotherapy|injection|intervention|prevent\w*|what can be done"
+                           r"|should .* (do|take|avoid))\b", _I)),
+    (CAUSE, re.compile(r"\b(causes?|caused|why|what leads to|risk factors?|due to|etiology|aetiology|origin|"
+                       r"source of|where does .* come from)\b", _I)),
+    (PROGNOSIS, re.compile(r"\b(prognosis|outlook|outcomes?|recover\w*|survival|mortality|go away|get better|"
+                           r"last|how long|natural history|course)\b", _I)),
+    (DEFINITION, re.compile(r"^\s*(what (is|are) (an? |the )?[^?]{1,60}\??\s*$|define|definition of|meaning of|"
+                            r"what does .* mean)", _I)),
+    (YES_NO, re.compile(r"^\s*(is|are|can|could|does|do|did|should|will|would|was|were|has|have|may|might)\b", _I)),
+)
+
+# Cues of a sentence that gives each kind of answer: generic clinical and research English, chosen per
+# intent from what such an answer must contain (a figure, a causal verb, a recommendation ...).
+_SENTENCE_CUES: dict[str, re.Pattern] = {
+    DEFINITION: re.compile(r"\b(is|are) (an?|the) |\brefers? to\b|\bis defined as\b|\bmeans\b|\bis a term\b", _I),
+    CAUSE: re.compile(r"\b(caus\w*|due to|results? from|leads? to|trigger\w*|risk factors?|associated with|"
+                      r"responsible for|arises? from|origin\w*|sources?)\b", _I),
+    DIAGNOSIS: re.compile(r"\b(sensitivity|specificity|accura\w*|predictive value|likelihood ratio|auc|area under|"
+                          r"diagnos\w*|detect\w*|identif\w*|positive|negative|test\w*|examination|imaging)\b", _I),
+    TREATMENT: re.compile(r"\b(treat\w*|therap\w*|recommend\w*|manag\w*|first-line|effective|improv\w*|relie\w*|"
+                          r"surgery|surgical|medication|drugs?|exercise|injection|advise\w*|should)\b", _I),
+    PROGNOSIS: re.compile(r"\b(prognos\w*|outcomes?|recover\w*|resolv\w*|surviv\w*|mortality|improv\w*|"
+                          r"within \w+ (weeks|months|years)|most people|persist\w*|chronic|relaps\w*)\b", _I),
+    FIGURE: re.compile(r"\d"),
+    COMPARISON: re.compile(r"\b(than|compared (with|to)|whereas|while|unlike|differ\w*|versus|vs\.?|both|"
+                           r"similar|in contrast)\b", _I),
+    YES_NO: re.compile(r"\b(suggest\w*|show\w*|found|find\w*|indicat\w*|demonstrat\w*|conclu\w*|associated|"
+                       r"significant\w*|no (significant )?(difference|effect|evidence|association)|did not|"
+                       r"does not|do not|is not|are not|may|support\w*)\b", _I),
+    LIST: re.compile(r"\b(include|includes|including|such as|are|range from)\b[^.]*,[^.]*,|:\s*\w+[^.]*,", _I),
+    GENERAL: re.compile(r"(?!x)x"),  # matches nothing: a general question has no cue
+}
+
+# Headings of sections that hold each kind of answer.
+_HEADING_CUES: dict[str, re.Pattern] = {
+    DEFINITION: re.compile(r"\b(what is|what are|definitions?|overview|introduction|background|about)\b", _I),
+    CAUSE: re.compile(r"\b(causes?|etiology|aetiology|risk factors?|pathophysiology|mechanisms?|why)\b", _I),
+    DIAGNOSIS: re.compile(r"\b(diagnos\w*|tests?|testing|examination|imaging|assessment|accuracy|evaluation|"
+                          r"investigations?|clinical features)\b", _I),
+    TREATMENT: re.compile(r"\b(treatments?|therap\w*|management|managing|what helps|self-care|interventions?|"
+                          r"surgery|rehabilitation|exercise|medications?|prevention)\b", _I),
+    PROGNOSIS: re.compile(r"\b(prognosis|outlook|outcomes?|natural history|course|recovery|follow-up)\b", _I),
+    FIGURE: re.compile(r"\b(results?|findings|epidemiology|incidence|prevalence|statistics)\b", _I),
+    COMPARISON: re.compile(r"\b(differen\w*|distinguish\w*|comparison|versus|vs)\b", _I),
+    YES_NO: re.compile(r"\b(conclusions?|results?|findings|discussion|summary)\b", _I),
+    LIST: re.compile(r"\b(causes?|types|options|symptoms|signs|features|forms|conditions)\b", _I),
+    GENERAL: re.compile(r"(?!x)x"),
+}
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What kind of answer the question wants."""
+
+    kind: str  # one of INTENTS
+
+    def sentence_cue(self, sentence: str) -> bool:
+        """The sentence gives this kind of answer (a figure for a figure question, ...)."""
+        return bool(_SENTENCE_CUES[self.kind].search(sentence))
+
+    def heading_cue(self, heading: str) -> bool:
+        """The section heading is where this kind of answer is found."""
+        return bool(heading) and bool(_HEADING_CUES[self.kind].search(heading))
+
+
+def question_intent(question: str) -> Intent:
+    """The intent of a question: the first matching frame, else GENERAL."""
+    for kind, frame in _QUESTION_FRAMES:
+        if frame.search(question):
+            return Intent(kind)
+    return Intent(GENERAL)
+
+
+def sentence_cues(sentence: str) -> tuple[bool, ...]:
+    """Which intents' sentence cues a sentence matches, in INTENTS order (cached per sentence by the caller)."""
+    return tuple(bool(_SENTENCE_CUES[k].search(sentence)) for k in INTENTS)
+
+
+def heading_cues(heading: str) -> tuple[bool, ...]:
+    """Which intents' heading cues a heading matches, in INTENTS order."""
+    return tuple(bool(heading) and bool(_HEADING_CUES[k].search(heading)) for k in INTENTS)

@@ -1,0 +1,206 @@
+"""Stage 4 of the answer path: choose the summary and the points, or abstain.
+
+From the scored candidates: every quotable span is a sentence that stands alone, or a sentence that leans
+on the one before it together with that one (one verbatim span of one chunk); a study's set-up is quoted
+only with the result after it. The summary is the most probable span; points follow by probability
+with near-duplicates skipped (maximal marginal relevance over the sentence vectors), and only from
+passages about the asked condition, phase and population. A question whose key terms the retrieved
+passages do not address abstains; one addressed in part lists the rest in `uncovered`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.answer_types import Pick, Selection
+from service.candidates import Candidates, Sentence
+from service.scoring import Scored
+from service.text import collapse, content_terms, similarity, stem, words
+
+# Calibrated by eval/abstention.py (MiniLM, medquad-dev vs tests/data/offtopic_questions.txt): the best
+# chunk's cosine to the question below which the sources are taken not to be about it.
+MIN_EVIDENCE = 0.40
+# The idf-weighted share of the question's topic terms that the retrieved passages must address
+# (eval/abstention.py: medquad-dev abstention vs tests/data/uncovered_questions.jsonl).
+MIN_COVERAGE = 0.5
+MAX_POINTS = 8
+# Two spans whose sentence vectors are this close say the same thing: the second is not a new point.
+# (all-MiniLM-L6-v2 paraphrases score above ~0.85; measured on the corpus answers with eval.fit_scorer --report)
+DUPLICATE_COSINE = 0.9
+# Term-set Jaccard above which a sentence of another document states the same as a pick: it is cited too.
+AGREEMENT_SIMILARITY = 0.8
+# How much a point's probability counts against its redundancy with the points already chosen (MMR).
+REDUNDANCY_WEIGHT = 0.3
+
+# Phases and populations a question can name: a passage naming only the other side is about something else.
+_OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = (
+    (frozenset({"acute", "recent-onset", "sudden"}), frozenset({"chronic", "persistent", "long-standing"})),
+    (frozenset({"child", "children", "paediatric", "pediatric", "infant", "infants", "adolescent", "adolescents"}),
+     frozenset({"adult", "adults", "elderly", "older"})),
+    (frozenset({"pregnancy", "pregnant"}), frozenset()),
+)
+_WORD = re.compile(r"[a-z][a-z\-]+")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A quotable span of one chunk: one sentence, or a sentence with the one it leans on."""
+
+    candidate: int  # index into Candidates.items of the sentence that earned the span
+    start: int
+    end: int
+    text: str
+    cites: tuple
+
+
+def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float = MIN_EVIDENCE,
+           min_coverage: float = MIN_COVERAGE, point_threshold: float | None = None) -> Selection:
+    """The summary and points of an answer, or an abstention with the reason's scores."""
+    cands = scored.candidates
+    hits = cands.retrieval.hits
+    evidence = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
+    evidence = max(evidence, float(cands.features[:, 0].max()) if len(cands.items) else 0.0)
+    missing = unaddressed_terms(cands, range(len(hits)))
+    coverage = weighted_share(cands, missing)
+    spans = quotable_spans(cands)
+    usable = [i for i, s in enumerate(spans) if s is not None and on_topic(cands, i)]
+    if not usable or evidence < min_evidence or coverage < min_coverage:
+        return Selection(None, (), True, as_words(cands, missing), evidence, coverage)
+    prob = scored.probability
+    threshold = point_threshold if point_threshold is not None else default_point_threshold()
+    best = max(usable, key=lambda i: prob[i])
+    chosen = diverse_points(cands, spans, prob, best, [i for i in usable if i != best and prob[i] >= threshold],
+                            max_points)
+    summary = pick(cands, spans[best], float(prob[best]))
+    points = tuple(pick(cands, spans[i], float(prob[i])) for i in chosen)
+    quoted = {cands.items[i].hit for i in [best, *chosen]}
+    uncovered = unaddressed_terms(cands, sorted(quoted))
+    return Selection(summary, points, False, as_words(cands, uncovered), evidence, coverage)
+
+
+def default_point_threshold() -> float:
+    """The probability a point must reach, as fitted with the shipped scorer."""
+    from service.scoring import default_scorer
+
+    return float(default_scorer().thresholds["point"])
+
+
+def quotable_spans(cands: Candidates) -> list[Span | None]:
+    """Per candidate, the span it can be quoted as, or None when it cannot stand alone."""
+    out: list[Span | None] = []
+    for i, s in enumerate(cands.items):
+        if s.setup and not s.back_reference:
+            out.append(None)  # a set-up is quoted only with its result, which then leans back on it
+        elif not s.back_reference:
+            out.append(Span(i, s.start, s.end, s.text, s.cites))
+        elif s.antecedent_start is None or s.antecedent_back_reference or not s.antecedent_text:
+            out.append(None)  # leans on text it cannot bring along
+        else:
+            text = cands.retrieval.hits[s.hit].chunk.text
+            out.append(Span(i, s.antecedent_start, s.end, collapse(text[s.antecedent_start:s.end]),
+                            s.antecedent_cites + s.cites))
+    return out
+
+
+def diverse_points(cands: Candidates, spans: list[Span | None], prob: np.ndarray, summary: int,
+                   pool: list[int], k: int) -> list[int]:
+    """Up to k candidates by probability, each not a near-duplicate of (or overlapping) one chosen before."""
+    chosen = [summary]
+    if not pool:
+        return []
+    vecs = cands.vectors
+    redundancy = np.clip(vecs[pool] @ vecs[summary], 0.0, None)
+    remaining = list(range(len(pool)))
+    while remaining and len(chosen) < k + 1:
+        values = [prob[pool[j]] - REDUNDANCY_WEIGHT * redundancy[j] for j in remaining]
+        j = remaining.pop(int(np.argmax(values)))
+        i = pool[j]
+        if redundancy[j] >= DUPLICATE_COSINE or any(overlaps(cands, spans[i], spans[c]) for c in chosen):
+            continue
+        chosen.append(i)
+        redundancy = np.maximum(redundancy, np.clip(vecs[pool] @ vecs[i], 0.0, None))
+    return chosen[1:]
+
+
+def overlaps(cands: Candidates, a: Span, b: Span) -> bool:
+    """Two spans share text of one chunk."""
+    ha, hb = cands.items[a.candidate].hit, cands.items[b.candidate].hit
+    same_chunk = cands.retrieval.hits[ha].chunk.chunk_id == cands.retrieval.hits[hb].chunk.chunk_id
+    return same_chunk and a.start < b.end and b.start < a.end
+
+
+def pick(cands: Candidates, span: Span, probability: float) -> Pick:
+    """The Pick for a span, with near-identical sentences of other documents cited alongside."""
+    s = cands.items[span.candidate]
+    hit = cands.retrieval.hits[s.hit]
+    also = tuple(Pick(cands.retrieval.hits[o.hit], o.start, o.end, o.text, cands.retrieval.hits[o.hit].chunk.heading,
+                      probability, o.cites)
+                 for o in agreeing(cands, s))
+    return Pick(hit, span.start, span.end, span.text, hit.chunk.heading, probability, span.cites, also)
+
+
+def agreeing(cands: Candidates, s: Sentence) -> list[Sentence]:
+    """One sentence per other document that states the same as s (standalone ones only)."""
+    doc = cands.retrieval.hits[s.hit].document.doc_id
+    seen = {doc}
+    out = []
+    for o in cands.items:
+        other = cands.retrieval.hits[o.hit].document.doc_id
+        if other in seen or o.back_reference or o.setup:
+            continue
+        if similarity(s.terms, o.terms) >= AGREEMENT_SIMILARITY:
+            out.append(o)
+            seen.add(other)
+    return out
+
+
+def on_topic(cands: Candidates, i: int) -> bool:
+    """The sentence, or its chunk's title or heading, names a topic term; and its passage is not about the
+    other phase or population than the question names (acute vs chronic, children vs adults)."""
+    s = cands.items[i]
+    hit = cands.retrieval.hits[s.hit]
+    context = content_terms(f"{hit.document.meta.title} {hit.chunk.heading}")
+    if cands.terms.topic and not cands.terms.topic & (s.terms | context):
+        return False
+    return not conflicting(cands.retrieval.question, f"{hit.document.meta.title} {hit.chunk.heading} {s.text}")
+
+
+def conflicting(question: str, passage: str) -> bool:
+    """The question names one side of a phase/population pair and the passage names only the other side."""
+    asked = set(_WORD.findall(question.lower()))
+    said = set(_WORD.findall(passage.lower()))
+    for side_a, side_b in _OPPOSITES:
+        for mine, other in ((side_a, side_b), (side_b, side_a)):
+            if asked & mine and not asked & other and said & other and not said & mine:
+                return True
+    return False
+
+
+def unaddressed_terms(cands: Candidates, hit_indexes) -> set[str]:
+    """Topic terms that none of the given hits' chunks (text, heading, title) contains."""
+    seen: set[str] = set()
+    hits = cands.retrieval.hits
+    for i in hit_indexes:
+        h = hits[i]
+        seen |= content_terms(f"{h.document.meta.title} {h.chunk.heading}") | content_terms(h.chunk.text)
+    return set(cands.terms.topic - seen)
+
+
+def as_words(cands: Candidates, terms: set[str]) -> tuple[str, ...]:
+    """Stemmed terms as the question wrote them, in question order."""
+    out = []
+    for w in words(cands.retrieval.question):
+        if stem(w) in terms and w not in out:
+            out.append(w)
+            terms = terms - {stem(w)}
+    return tuple(out)
+
+
+def weighted_share(cands: Candidates, missing: set[str]) -> float:
+    """The idf-weighted share of the topic terms that are not missing (1 when the question has none)."""
+    total = sum(cands.term_weights.get(t, 1.0) for t in cands.terms.topic)
+    if not total:
+        return 1.0
+    return 1.0 - sum(cands.term_weights.get(t, 1.0) for t in missing) / total
