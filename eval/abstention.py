@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from index.types import DocumentRecord, Hit, SentenceRecord
-from service.answer import MIN_COVERAGE, MIN_EVIDENCE, answer
+from service.answer import answer
+from service.select import MIN_COVERAGE, MIN_EVIDENCE
 
 OFFTOPIC = Path(__file__).resolve().parents[1] / "tests" / "data" / "offtopic_questions.txt"
 

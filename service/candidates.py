@@ -77,7 +77,9 @@ _SETUP = re.compile(
     r"investigated|assessed|evaluated|enrolled|recruited|followed|compared|reviewed|tested)|(was|were) "
     r"(enrolled|recruited|randomi[sz]ed|included|invited)|the (aim|purpose|objective|goal)s? (of|was|were)|"
     r"(aimed|designed|sought) to|this study (examined|investigated|assessed|evaluated|aimed)|"
-    r"in a (study|trial|cohort|survey|review) of)\b",
+    r"in a (study|trial|cohort|survey|review) of|(studied|examined|investigated|assessed|evaluated|enrolled|"
+    r"recruited|followed|surveyed|tested)\b[^.;]*\b(in|of) \d[\d,]* (\w+ )?(adults|patients|people|participants|"
+    r"subjects|children|women|men|volunteers|cases|infants|individuals))\b",
     re.IGNORECASE,
 )
 _IN_TEXT_CITATION = re.compile(r"\[\d+(?:\s*[,\u2013-]\s*\d+)*\]|\([A-Z][A-Za-z'\-]+(?: et al\.?)?,? (?:19|20)\d{2}")

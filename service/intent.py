@@ -51,8 +51,9 @@ _SENTENCE_CUES: dict[str, re.Pattern] = {
     DEFINITION: re.compile(r"\b(is|are) (an?|the) |\brefers? to\b|\bis defined as\b|\bmeans\b|\bis a term\b", _I),
     CAUSE: re.compile(r"\b(caus\w*|due to|results? from|leads? to|trigger\w*|risk factors?|associated with|"
                       r"responsible for|arises? from|origin\w*|sources?)\b", _I),
-    DIAGNOSIS: re.compile(r"\b(sensitivity|specificity|accura\w*|predictive value|likelihood ratio|auc|area under|"
-                          r"diagnos\w*|detect\w*|identif\w*|positive|negative|test\w*|examination|imaging)\b", _I),
+    DIAGNOSIS: re.compile(r"\b(sensitivity|specificity|accura\w*|predictive values?|likelihood ratios?|auc|area under|"
+                          r"diagnos\w*|detect\w*|false (positive|negative)s?|reliab\w*|kappa|agreement|"
+                          r"confirm\w*|rule[sd]? (in|out))\b", _I),
     TREATMENT: re.compile(r"\b(treat\w*|therap\w*|recommend\w*|manag\w*|first-line|effective|improv\w*|relie\w*|"
                           r"surgery|surgical|medication|drugs?|exercise|injection|advise\w*|should)\b", _I),
     PROGNOSIS: re.compile(r"\b(prognos\w*|outcomes?|recover\w*|resolv\w*|surviv\w*|mortality|improv\w*|"

@@ -63,7 +63,7 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     evidence = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
     evidence = max(evidence, float(cands.features[:, 0].max()) if len(cands.items) else 0.0)
     missing = unaddressed_terms(cands, range(len(hits)))
-    coverage = weighted_share(cands, missing)
+    coverage = max(weighted_share(cands, missing, piece) for piece in question_pieces(cands))
     spans = quotable_spans(cands)
     usable = [i for i, s in enumerate(spans) if s is not None and on_topic(cands, i)]
     if not usable or evidence < min_evidence or coverage < min_coverage:
@@ -75,9 +75,8 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
                             max_points)
     summary = pick(cands, spans[best], float(prob[best]))
     points = tuple(pick(cands, spans[i], float(prob[i])) for i in chosen)
-    quoted = {cands.items[i].hit for i in [best, *chosen]}
-    uncovered = unaddressed_terms(cands, sorted(quoted))
-    return Selection(summary, points, False, as_words(cands, uncovered), evidence, coverage)
+    # "The indexed sources do not address: X" must be true of the sources, not only of the quoted sentences
+    return Selection(summary, points, False, as_words(cands, missing), evidence, coverage)
 
 
 def default_point_threshold() -> float:
@@ -198,9 +197,23 @@ def as_words(cands: Candidates, terms: set[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def weighted_share(cands: Candidates, missing: set[str]) -> float:
-    """The idf-weighted share of the topic terms that are not missing (1 when the question has none)."""
-    total = sum(cands.term_weights.get(t, 1.0) for t in cands.terms.topic)
+# "Do yoga or pilates help ...?", "How is X recognised, and does Y help it?": alternatives and added
+# questions, each of which can be answered on its own.
+_COORDINATION = re.compile(r"\bor\b|,\s*(?:and|or)\b|;|\band (?=(?:is|are|does|do|can|should|what|how|when)\b)",
+                           re.IGNORECASE)
+
+
+def question_pieces(cands: Candidates) -> list[frozenset[str]]:
+    """The topic terms of each coordinated part of the question (the whole question when it has one part)."""
+    pieces = [cands.terms.topic & content_terms(part) for part in _COORDINATION.split(cands.retrieval.question)]
+    pieces = [p for p in pieces if p]
+    return pieces or [cands.terms.topic]
+
+
+def weighted_share(cands: Candidates, missing: set[str], terms: frozenset[str] | None = None) -> float:
+    """The idf-weighted share of the (given) topic terms that are not missing (1 when there are none)."""
+    terms = cands.terms.topic if terms is None else terms
+    total = sum(cands.term_weights.get(t, 1.0) for t in terms)
     if not total:
         return 1.0
-    return 1.0 - sum(cands.term_weights.get(t, 1.0) for t in missing) / total
+    return 1.0 - sum(cands.term_weights.get(t, 1.0) for t in missing & terms) / total
