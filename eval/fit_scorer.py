@@ -239,10 +239,11 @@ def point_threshold(sources: dict[str, Rows], probs: dict[str, np.ndarray]) -> f
                 keep[sel[np.argmax(p[sel])]] = False
             if keep.any():
                 precisions.append(float(y[keep].mean()))
-        if precisions and np.mean(precisions) >= POINT_PRECISION_TARGET:
-            best = float(t)
-        else:
+        if not precisions:
+            continue  # nothing above t yet
+        if np.mean(precisions) < POINT_PRECISION_TARGET:
             break
+        best = float(t)
     return best
 
 

@@ -1,0 +1,62 @@
+"""eval.fit_scorer: how sentences are labelled, how questions are split, and the fitted model's JSON."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eval import fit_scorer as fs
+from service.candidates import FEATURES
+
+
+def test_a_sentence_inside_the_gold_conclusion_is_positive():
+    label = fs.gold_labeler("Mitochondria play an early role in cell death. CsA slowed it.", [])
+    assert label("Mitochondria play an early role in cell death.", "d") == [(1, 1.0)]
+    assert label("Leaves were stained with a dye and imaged.", "d") == [(0, 1.0)]
+
+
+def test_the_sentence_holding_the_exact_span_is_positive():
+    label = fs.gold_labeler("", ["mother-to-child transmission"])
+    assert label("Mother-to-child transmission is the main cause of infection in children.", "d") == [(1, 1.0)]
+    assert label("Infection in children is common.", "d") == [(0, 1.0)]
+
+
+def test_heldout_split_by_question_id_is_stable_and_near_its_share():
+    ids = [str(i) for i in range(2000)]
+    held = [fs.hashed_heldout(i) for i in ids]
+    assert held == [fs.hashed_heldout(i) for i in ids]
+    assert abs(sum(held) / len(held) - fs.HELDOUT_SHARE) < 0.03
+
+
+def synthetic_rows(seed: int) -> fs.Rows:
+    """20 questions of 10 candidates; the positive one has a higher cosine (column 0)."""
+    rng = np.random.default_rng(seed)
+    rows = fs.Rows()
+    for q in range(20):
+        for c in range(10):
+            x = rng.normal(size=len(FEATURES)).astype(np.float32)
+            x[0] += 8.0 * (c == 0)
+            rows.X.append(x)
+            rows.y.append(int(c == 0))
+            rows.w.append(1.0)
+            rows.q.append(q)
+            rows.heldout.append(q >= 15)
+        rows.questions += 1
+    return rows
+
+
+def test_fit_learns_the_signal_and_reports_held_out_scores():
+    pytest.importorskip("sklearn")
+    sources = {"a": synthetic_rows(0), "b": synthetic_rows(1)}
+    scaler, model = fs.fit(sources)
+    assert model.coef_[0][0] > 1.0  # the informative feature dominates
+    prob = model.predict_proba(scaler.transform(np.asarray(sources["a"].X)))[:, 1]
+    report = fs.evaluate(sources["a"], prob, part=True)
+    assert report["questions"] == 5 and report["top1_precision"] == 1.0
+
+
+def test_point_threshold_is_where_non_top_candidates_reach_the_precision_target():
+    rows = fs.Rows(X=[np.zeros(len(FEATURES))] * 4, y=[1, 1, 0, 0], w=[1.0] * 4, q=[0, 0, 0, 0],
+                   heldout=[False] * 4, questions=1)
+    prob = np.array([0.9, 0.8, 0.6, 0.3])
+    # the top one (0.9) is the summary; of the rest, >= 0.8 -> 1/1, >= 0.6 -> 1/2, >= 0.3 -> 1/3 < 0.5
+    assert fs.point_threshold({"s": rows}, {"s": prob}) == 0.31
