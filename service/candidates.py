@@ -54,6 +54,8 @@ FEATURES = (
     "setup",               # a study's set-up ("We enrolled ...", "X and colleagues studied ...")
     "length",              # words / LONG_SENTENCE_WORDS, capped at 1
     "cites_sources",       # carries in-text citations ("[12]", "(Maher 2017)")
+    "statistics",          # reports test statistics (p values, confidence intervals, odds ratios)
+    "claim",               # states a conclusion or recommendation ("suggest", "should", "is associated")
 )
 LONG_SENTENCE_WORDS = 60  # the boilerplate filter drops sentences over 80 words; 60 covers most real ones
 
@@ -84,6 +86,13 @@ _SETUP = re.compile(
 )
 _IN_TEXT_CITATION = re.compile(r"\[\d+(?:\s*[,\u2013-]\s*\d+)*\]|\([A-Z][A-Za-z'\-]+(?: et al\.?)?,? (?:19|20)\d{2}")
 _DIGIT = re.compile(r"\d")
+# Statistical reporting in research text: the numbers behind a result, rather than the result's statement.
+_STATISTICS = re.compile(r"\b[pP]\s*[<=>\u2264\u2265]\s*0?\.\d|\b95\s*%|\bCI\b|\b(OR|RR|HR|AUC)\s*[=:,]?\s*\d|"
+                         r"\(n\s*=\s*\d|\u00b1|\bSD\b")
+# A conclusion or recommendation: what a reader quotes as the answer of a study or review.
+_CLAIM = re.compile(r"\b(suggest\w*|indicat\w*|conclu\w*|recommend\w*|should|may|might|appears? to|seems? to|"
+                    r"is associated|are associated|was associated|were associated|support\w*|highlight\w*|"
+                    r"demonstrat\w*|effective|important|useful|safe)\b", re.IGNORECASE)
 _CHUNK_NUMBER = re.compile(r"#(\d+)$")
 
 
@@ -135,6 +144,8 @@ class _Profile:
     setup: bool
     has_number: bool
     cites_sources: bool
+    statistics: bool
+    claim: bool
     words: int
     cues: tuple[bool, ...]  # sentence cue per intent, INTENTS order
     row: int
@@ -204,7 +215,8 @@ def chunk_profile(text: str, heading: str, records: tuple) -> tuple[_Profile, ..
         out.append(_Profile(
             n, start, rec.end, clean, tuple(content_terms(clean)), not is_boilerplate(raw, heading),
             bool(_BACK_REFERENCE.match(clean)), bool(_SETUP.search(clean)), bool(_DIGIT.search(clean)),
-            bool(_IN_TEXT_CITATION.search(clean)), len(clean.split()), _cues(clean), int(rec.row)))
+            bool(_IN_TEXT_CITATION.search(clean)), bool(_STATISTICS.search(clean)), bool(_CLAIM.search(clean)),
+            len(clean.split()), _cues(clean), int(rec.row)))
     return tuple(out)
 
 
@@ -298,6 +310,8 @@ def feature_matrix(retrieval: Retrieval, intent: Intent, qterms: QueryTerms, wei
         row[col["setup"]] = p.setup
         row[col["length"]] = min(1.0, p.words / LONG_SENTENCE_WORDS)
         row[col["cites_sources"]] = p.cites_sources
+        row[col["statistics"]] = p.statistics
+        row[col["claim"]] = p.claim
     return out
 
 

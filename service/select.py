@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -68,7 +69,7 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     usable = [i for i, s in enumerate(spans) if s is not None and on_topic(cands, i)]
     if not usable or evidence < min_evidence or coverage < min_coverage:
         return Selection(None, (), True, as_words(cands, missing), evidence, coverage)
-    prob = scored.probability
+    prob = span_probabilities(cands, spans, scored.probability)
     threshold = point_threshold if point_threshold is not None else default_point_threshold()
     best = max(usable, key=lambda i: prob[i])
     chosen = diverse_points(cands, spans, prob, best, [i for i in usable if i != best and prob[i] >= threshold],
@@ -89,8 +90,11 @@ def default_point_threshold() -> float:
 def quotable_spans(cands: Candidates) -> list[Span | None]:
     """Per candidate, the span it can be quoted as, or None when it cannot stand alone."""
     out: list[Span | None] = []
+    positions = {(s.hit, s.position) for s in cands.items}
     for i, s in enumerate(cands.items):
-        if s.setup and not s.back_reference:
+        if s.back_reference and (s.hit, s.position - 1) not in positions:
+            out.append(None)  # what it leans on is boilerplate (or quoted from another chunk): not quotable
+        elif s.setup and not s.back_reference:
             out.append(None)  # a set-up is quoted only with its result, which then leans back on it
         elif not s.back_reference:
             out.append(Span(i, s.start, s.end, s.text, s.cites))
@@ -100,6 +104,18 @@ def quotable_spans(cands: Candidates) -> list[Span | None]:
             text = cands.retrieval.hits[s.hit].chunk.text
             out.append(Span(i, s.antecedent_start, s.end, collapse(text[s.antecedent_start:s.end]),
                             s.antecedent_cites + s.cites))
+    return out
+
+
+def span_probabilities(cands: Candidates, spans: list[Span | None], prob: np.ndarray) -> np.ndarray:
+    """Each span's probability: a two-sentence span gets the mean of its sentences' (the expected share of
+    the quoted text that answers), so a weak antecedent weighs on the sentence that needs it."""
+    out = np.array(prob, dtype=np.float32, copy=True)
+    index = {(s.hit, s.position): i for i, s in enumerate(cands.items)}
+    for i, span in enumerate(spans):
+        s = cands.items[i]
+        if span is not None and span.start != s.start:
+            out[i] = 0.5 * (prob[i] + prob[index[(s.hit, s.position - 1)]])
     return out
 
 
@@ -168,13 +184,23 @@ def on_topic(cands: Candidates, i: int) -> bool:
 
 def conflicting(question: str, passage: str) -> bool:
     """The question names one side of a phase/population pair and the passage names only the other side."""
-    asked = set(_WORD.findall(question.lower()))
+    sides = asked_sides(question)
+    if not sides:
+        return False
     said = set(_WORD.findall(passage.lower()))
+    return any(said & other and not said & mine for mine, other in sides)
+
+
+@lru_cache(maxsize=10_000)
+def asked_sides(question: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
+    """(the side the question names, the opposite side) for each phase/population pair it takes a side in."""
+    asked = set(_WORD.findall(question.lower()))
+    out = []
     for side_a, side_b in _OPPOSITES:
         for mine, other in ((side_a, side_b), (side_b, side_a)):
-            if asked & mine and not asked & other and said & other and not said & mine:
-                return True
-    return False
+            if asked & mine and not asked & other:
+                out.append((mine, other))
+    return tuple(out)
 
 
 def unaddressed_terms(cands: Candidates, hit_indexes) -> set[str]:

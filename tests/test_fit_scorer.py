@@ -54,9 +54,14 @@ def test_fit_learns_the_signal_and_reports_held_out_scores():
     assert report["questions"] == 5 and report["top1_precision"] == 1.0
 
 
-def test_point_threshold_is_where_non_top_candidates_reach_the_precision_target():
-    rows = fs.Rows(X=[np.zeros(len(FEATURES))] * 4, y=[1, 1, 0, 0], w=[1.0] * 4, q=[0, 0, 0, 0],
-                   heldout=[False] * 4, questions=1)
-    prob = np.array([0.9, 0.8, 0.6, 0.3])
-    # the top one (0.9) is the summary; of the rest, >= 0.8 -> 1/1, >= 0.6 -> 1/2, >= 0.3 -> 1/3 < 0.5
-    assert fs.point_threshold({"s": rows}, {"s": prob}) == 0.31
+def test_point_threshold_is_where_non_top_candidates_keep_the_precision_target(monkeypatch):
+    monkeypatch.setattr(fs, "MIN_JUDGED", 1)
+    rows = fs.Rows(X=[np.zeros(len(FEATURES))] * 5, y=[1, 1, 0, 0, 0], w=[1.0] * 5, q=[0] * 5,
+                   heldout=[False] * 5, questions=1)
+    prob = np.array([0.9, 0.8, 0.6, 0.5, 0.3])
+    # the top one (0.9) is the summary; of the rest, >= 0.8 -> 1/1, >= 0.6 -> 1/2, >= 0.5 -> 1/3 < 0.5
+    assert fs.point_threshold({"s": rows}, {"s": prob}) == 0.51
+    # a second source that is wrong above 0.7 stops the scan there: every source must keep the target
+    other = fs.Rows(X=[np.zeros(len(FEATURES))] * 3, y=[1, 0, 1], w=[1.0] * 3, q=[0] * 3,
+                    heldout=[False] * 3, questions=1)
+    assert fs.point_threshold({"s": rows, "o": other}, {"s": prob, "o": np.array([0.95, 0.75, 0.2])}) == 0.76
