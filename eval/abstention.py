@@ -128,6 +128,9 @@ def report(dev, off, out=sys.stdout) -> None:
         print(f"{name}: evidence p5={np.percentile(ev, 5):.3f} median={statistics.median(ev):.3f} "
               f"p95={np.percentile(ev, 95):.3f}; coverage<{MIN_COVERAGE}: "
               f"{sum(r[1] < MIN_COVERAGE for r in rows)}", file=out)
+    print("min_coverage  dev-abstain  offtopic-abstain   (min_evidence as above)", file=out)
+    for c in np.arange(0.40, 0.95, 0.05):
+        print(f"  {c:.2f}        {rate(dev, MIN_EVIDENCE, c):6.1%}      {rate(off, MIN_EVIDENCE, c):6.1%}", file=out)
     lat = sorted(r[2] for r in dev)
     print(f"answer() latency over dev: p50={statistics.median(lat):.1f} ms p95={np.percentile(lat, 95):.1f} ms",
           file=out)
