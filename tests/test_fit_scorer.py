@@ -61,7 +61,11 @@ def test_point_threshold_is_where_non_top_candidates_keep_the_precision_target(m
     prob = np.array([0.9, 0.8, 0.6, 0.5, 0.3])
     # the top one (0.9) is the summary; of the rest, >= 0.8 -> 1/1, >= 0.6 -> 1/2, >= 0.5 -> 1/3 < 0.5
     assert fs.point_threshold({"s": rows}, {"s": prob}) == 0.51
-    # a second source that is wrong above 0.7 stops the scan there: every source must keep the target
+    # a second source with two answers per question, wrong at 0.75, stops the scan there
     other = fs.Rows(X=[np.zeros(len(FEATURES))] * 3, y=[1, 0, 1], w=[1.0] * 3, q=[0] * 3,
                     heldout=[False] * 3, questions=1)
     assert fs.point_threshold({"s": rows, "o": other}, {"s": prob, "o": np.array([0.95, 0.75, 0.2])}) == 0.76
+    # a source with one answer per question cannot judge points: it does not move the threshold
+    single = fs.Rows(X=[np.zeros(len(FEATURES))] * 3, y=[1, 0, 0], w=[1.0] * 3, q=[0] * 3,
+                     heldout=[False] * 3, questions=1)
+    assert fs.point_threshold({"s": rows, "x": single}, {"s": prob, "x": np.array([0.95, 0.75, 0.7])}) == 0.51
