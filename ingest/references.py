@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ingest.documents import Document
 
 # The headings under which articles print their reference lists. The answer path has always treated every
-# sentence under these as boilerplate (service/evidence.py), so ingest neither embeds nor stores them. The
+# sentence under these as boilerplate (service/text.py), so ingest neither embeds nor stores them. The
 # whole heading must be the phrase: "Sources of buttock pain" is not a reference list.
 _HEADING_WORDS = r"(?:references?|bibliography|works cited|literature cited|sources|further reading)"
 REFERENCE_HEADING = re.compile(rf"^\s*(?:\d+(?:\.\d+)*\.?\s+)?{_HEADING_WORDS}\s*:?\s*$", re.I)
