@@ -74,13 +74,31 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
         return Selection(None, (), True, as_words(cands, missing), evidence, coverage)
     prob = span_probabilities(cands, spans, scored.probability)
     threshold = point_threshold if point_threshold is not None else default_point_threshold()
-    best = max(usable, key=lambda i: prob[i])
+    best = max(preferred_summaries(cands, usable), key=lambda i: prob[i])
     chosen = diverse_points(cands, spans, prob, best, [i for i in usable if i != best and prob[i] >= threshold],
                             max_points)
     summary = pick(cands, spans[best], float(prob[best]))
     points = tuple(pick(cands, spans[i], float(prob[i])) for i in chosen)
     # "The indexed sources do not address: X" must be true of the sources, not only of the quoted sentences
     return Selection(summary, points, False, as_words(cands, missing), evidence, coverage)
+
+
+# A definition question is answered by a sentence defining the asked term, a comparison by one naming both
+# sides: when such a sentence is quotable the summary is the most probable of them (the training sources
+# hold few questions of these kinds, so the fitted weights alone do not carry the preference).
+_SUMMARY_PREFERENCE = ("defines", "both_sides")
+
+
+def preferred_summaries(cands: Candidates, usable: list[int]) -> list[int]:
+    """The usable candidates that give the asked kind of answer outright, else all usable ones."""
+    from service.candidates import FEATURES
+
+    for name in _SUMMARY_PREFERENCE:
+        col = FEATURES.index(name)
+        preferred = [i for i in usable if cands.features[i, col] > 0]
+        if preferred:
+            return preferred
+    return usable
 
 
 def default_point_threshold() -> float:

@@ -20,11 +20,11 @@ LOW = 0.1  # FakeEmbedder cosines are lower than MiniLM's; the calibrated eviden
 @pytest.fixture(scope="module")
 def corpus_index(tmp_path_factory):
     """All of corpus/ (PDFs included) through the real ingest and Index, with the fake embedder."""
-    build = pytest.importorskip("index.build")
     from index.store import Index
+    from service.pipeline import ingest_paths
 
     path = tmp_path_factory.mktemp("corpus-idx")
-    build.ingest_paths([REPO / "corpus"], path, FakeEmbedder(), progress=False)
+    ingest_paths([REPO / "corpus"], path, FakeEmbedder())
     return Index.open(path, embedder=FakeEmbedder())
 
 
