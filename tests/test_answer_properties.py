@@ -67,7 +67,7 @@ def test_default_corpus_answers_users_and_abstains_off_topic(corpus_index):
         a = answer(q, corpus_index, min_evidence=0.1)
         check_contract(answer_to_dict(a))
         if q in USER_QUESTIONS:
-            assert not a.abstained and len(a.points) >= 3
+            assert not a.abstained  # points: only those reaching the fitted threshold (possibly none)
     abstained = [answer(q, corpus_index, min_evidence=0.1) for q in OFFTOPIC + ["What are the symptoms of measles?"]]
     for a in abstained:
         check_contract(answer_to_dict(a))
