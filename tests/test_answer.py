@@ -56,10 +56,11 @@ def test_definition_is_the_summary_and_the_duplicate_cites_both(retriever):
     assert not a.abstained
     assert a.summary == SCIATICA
     assert a.summary_citations == (1, 2)
-    # the definition sits word for word in both articles: the summary cites both; no other sentence reaches
-    # the fitted point threshold on this three-article corpus
+    # the definition sits word for word in both articles: the summary cites both; one other sentence is
+    # more likely an answer than not (the point threshold), under its own section heading
     assert [r.doc_id for r in a.references] == ["piriformis", "sciatica"]
-    assert a.points == ()
+    assert a.points == (Point("Surgery is considered when severe leg pain from sciatica persists beyond six weeks.",
+                              (2,), "How is sciatica treated?"),)
     assert a.uncovered == ()
     assert a.related_questions == (
         "What is piriformis syndrome?", "Can piriformis syndrome cause sciatica?", "How is sciatica treated?")
@@ -69,14 +70,15 @@ def test_definition_is_the_summary_and_the_duplicate_cites_both(retriever):
 def test_contract_json(retriever):
     d = answer_to_dict(answer("What is sciatica?", retriever, min_evidence=LOW))
     assert (d["summary"], d["summary_citations"]) == (SCIATICA, [1, 2])
-    assert d["points"] == []
+    assert d["points"] == [{"text": "Surgery is considered when severe leg pain from sciatica persists beyond "
+                                     "six weeks.", "citations": [2], "section": "How is sciatica treated?"}]
     ref = d["references"][1]
     assert {k: ref[k] for k in ("number", "doc_id", "title", "type", "authors", "journal", "year", "url", "doi",
                                 "page", "pages", "cited_works")} == {
         "number": 2, "doc_id": "sciatica", "title": "Sciatica", "type": "review", "authors": ["Smith J", "Jones K"],
         "journal": "BMJ", "year": 2010, "url": None, "doi": "10.1136/bmj.c1234", "page": 3, "pages": [3],
         "cited_works": []}
-    assert [p["chunk_id"] for p in ref["passages"]] == ["sciatica#0"]
+    assert [p["chunk_id"] for p in ref["passages"]] == ["sciatica#0", "sciatica#1"]
     assert d["references"][0]["url"] == "https://example.org/piriformis"
     assert set(d["timings_ms"]) == {"retrieve", "compose", "total"}
     assert set(d) == {"question", "abstained", "summary", "summary_citations", "points", "references", "uncovered",
