@@ -1,7 +1,6 @@
 """The web page in a real headless Chromium (Debian's chromium, driven by Playwright; no downloads)."""
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -10,16 +9,14 @@ import httpx
 import pytest
 
 from api_support import CITES, EVIDENCE_DOCS, FakeIndex, fake_app, free_port
+from browser_support import chromium_page
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "test-output"
 SCREENSHOT = REPO / "docs" / "answer-page.png"  # shown in the README
 EVIDENCE_QUESTION = ("How is buttock pain in adults diagnosed: sacroiliac joint, staying active, G1P strain, "
                      "spinal stenosis and yoga?")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def serve(app):
@@ -57,14 +54,7 @@ def evidence_url():
 
 @pytest.fixture(scope="module")
 def page():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium (make browser-deps)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1100, "height": 1200})
-        yield page
-        browser.close()
+    yield from chromium_page(1100, 1200)
 
 
 def test_question_answer_and_references(server_url, page):

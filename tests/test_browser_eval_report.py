@@ -4,19 +4,16 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
+from browser_support import chromium_page
 from eval.report import write_report
 from eval.runner import run_eval
 from index.embedder import FakeEmbedder
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TINY = Path(__file__).parent / "data" / "tiny-answers"
 ROOT = Path(__file__).resolve().parents[1]
 # the README's screenshot is rewritten only on request: its timings differ on every run, and a binary file
@@ -37,14 +34,7 @@ def report(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium (make browser-deps)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        yield page
-        browser.close()
+    yield from chromium_page(1400, 1100)
 
 
 def column(page, name: str) -> list[str]:
