@@ -57,6 +57,12 @@ PRUNE_POSTINGS = 20_000
 SLACK = 1e-9
 # Rows of each high-bound term scored in the first pass (times k), to set theta.
 SEED_FACTOR = 2
+SEED_SCAN = 16_384
+# A term's scores in some candidate rows are found by binary search in its postings when the candidates are
+# fewer than its postings / LOOKUP_COST, else by scattering all its postings (a binary search costs ~20 of them).
+LOOKUP_COST = 20
+# Queries whose essential terms hold more than 1/ESSENTIAL_SHARE of their postings are scored exhaustively.
+ESSENTIAL_SHARE = 2
 _COLUMNS = ("title", "heading", "text")
 
 
@@ -191,48 +197,66 @@ class Postings:
             at = np.minimum(np.searchsorted(self.rows, allowed), n - 1)
             allowed_pos = np.unique(at[np.asarray(self.rows[at]) == allowed]).astype(np.int64)
 
+        def scored(i: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+            """(rows, one occurrence's score there) of term i's first `stop` postings within `allowed`."""
+            g = groups[i]
+            s, e = g["s"], min(g["e"], g["s"] + stop)
+            pos = np.asarray(self.pos[s:e]).astype(np.int64)
+            w = g["idf"] * self._weights(np.asarray(self.freq[s:e]), pos)
+            if allowed_pos is not None:
+                keep = np.isin(pos, allowed_pos, assume_unique=True)
+                pos, w = pos[keep], w[keep]
+            return pos, w
+
         def postings_of(i: int) -> tuple[np.ndarray, np.ndarray]:
-            """(rows, one occurrence's score there) of a term's postings within `allowed`, cached."""
+            """scored() of all of term i's postings, cached."""
             g = groups[i]
             if "rows" not in g:
-                pos = np.asarray(self.pos[g["s"]:g["e"]]).astype(np.int64)
-                w = g["idf"] * self._weights(np.asarray(self.freq[g["s"]:g["e"]]), pos)
-                if allowed_pos is not None:
-                    keep = np.isin(pos, allowed_pos, assume_unique=True)
-                    pos, w = pos[keep], w[keep]
-                g["rows"], g["w"] = pos, w
+                g["rows"], g["w"] = scored(i, g["e"] - g["s"])
             return g["rows"], g["w"]
+
+        def contribution(i: int, cand: np.ndarray) -> np.ndarray:
+            """One occurrence of term i's score in each sorted candidate row (0.0 where absent): binary searches
+            for a few candidates, else a scatter of the whole list (the cheaper of the two)."""
+            g = groups[i]
+            if len(cand) * LOOKUP_COST < g["e"] - g["s"]:
+                return self._lookup(g["s"], g["e"], g["idf"], cand)
+            rows, w = postings_of(i)
+            scratch = np.zeros(n, dtype=np.float64)
+            scratch[rows] = w
+            return scratch[cand]
 
         def exact(cand: np.ndarray) -> np.ndarray:
             """Scores of sorted candidate rows, added up in query order as _search_exhaustive adds them."""
             scores = np.zeros(len(cand), dtype=np.float64)
-            part = {i: self._lookup(groups[i]["s"], groups[i]["e"], groups[i]["idf"], cand) for i in groups}
+            part = {i: contribution(i, cand) for i in groups}
             for i in ids:
                 if i in part:
                     scores += part[i]
             return scores
 
-        # 1. theta: the k-th exact score among the best-looking rows of the highest-bound terms
-        seeds, have = [], 0
-        for i in order:
-            rows, w = postings_of(i)
+        # 1. theta: the k-th exact score among the best-looking rows of the highest-bound terms (a lower bound
+        # of the final k-th score)
+        seeds, seed_rows = [], np.zeros(0, np.int64)
+        for i in order:  # a long list is sampled (its first SEED_SCAN postings): any exactly scored rows will do
+            rows, w = postings_of(i) if groups[i]["e"] - groups[i]["s"] <= SEED_SCAN else scored(i, SEED_SCAN)
             if len(rows) > SEED_FACTOR * k:
                 rows = rows[np.argpartition(-w, SEED_FACTOR * k - 1)[:SEED_FACTOR * k]]
             seeds.append(rows)
-            have += len(rows)
-            if have >= SEED_FACTOR * k:
+            seed_rows = np.unique(np.concatenate(seeds))
+            if len(seed_rows) >= SEED_FACTOR * k:
                 break
-        seed_rows = np.unique(np.concatenate(seeds))
-        theta = 0.0
-        if len(seed_rows) >= k:
-            seed_scores = exact(seed_rows)
-            theta = float(-np.partition(-seed_scores, k - 1)[k - 1])
+        if len(seed_rows) < k:  # fewer than k rows match at all: nothing to prune
+            return self._search_exhaustive(hits, k, allowed)
+        theta = float(-np.partition(-exact(seed_rows), k - 1)[k - 1])
         floor = theta - SLACK * abs(theta)
         # 2. essential terms: the fewest highest-bound ones whose rest adds up to less than theta
         rest = [0.0] * (len(order) + 1)  # rest[j]: sum of the bounds of order[j:]
         for j in range(len(order) - 1, -1, -1):
             rest[j] = rest[j + 1] + groups[order[j]]["bound"]
         essential = next((j for j in range(1, len(order) + 1) if rest[j] < floor), len(order))
+        if ESSENTIAL_SHARE * sum(groups[i]["e"] - groups[i]["s"] for i in order[:essential]) > sum(e - s for s, e in hits):
+            return self._search_exhaustive(hits, k, allowed)  # most postings are essential: pruning cannot pay
         # 3. candidates: rows of the essential terms, with their partial scores (in bound order: only compared)
         lists = [(postings_of(i)[0], groups[i]["times"] * postings_of(i)[1]) for i in order[:essential]]
         total = sum(len(r) for r, _ in lists)
@@ -249,12 +273,11 @@ class Postings:
                 scratch[r] += w
             cand = np.flatnonzero(scratch)  # every score is positive: the matched rows
             partial = scratch[cand]
-        # 4. look the candidates up in the other terms, highest bound first, dropping rows that cannot reach theta
+        # 4. the other terms' scores in the candidates, highest bound first, dropping rows that cannot reach theta
         keep = partial + rest[essential] >= floor
         cand, partial = cand[keep], partial[keep]
         for j in range(essential, len(order)):
-            g = groups[order[j]]
-            partial = partial + g["times"] * self._lookup(g["s"], g["e"], g["idf"], cand)
+            partial = partial + groups[order[j]]["times"] * contribution(order[j], cand)
             keep = partial + rest[j + 1] >= floor
             cand, partial = cand[keep], partial[keep]
         # 5. the rows left, scored exactly

@@ -78,16 +78,25 @@ def test_any_corpus_pruned_equals_fts5(rows, copies, query, k):
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 4), st.lists(st.integers(0, 59), min_size=1, max_size=7),
-       st.sampled_from([1, 5, 10, 100]), st.booleans())
-def test_generated_postings_pruned_equals_exhaustive(seed, copies, terms, k, filtered):
+       st.sampled_from([1, 5, 10, 100]), st.booleans(), st.sampled_from([0, 2]))
+def test_generated_postings_pruned_equals_exhaustive(seed, copies, terms, k, filtered, share):
     postings = random_postings(seed, 3000, 60, copies)
+    bm25_postings.ESSENTIAL_SHARE, saved = share, bm25_postings.ESSENTIAL_SHARE  # 0: never fall back
     allowed = None
     if filtered:  # a filter: some rowids, some of them not rows at all
         allowed = np.random.default_rng(seed).choice(np.arange(0, 3100), 900, replace=False)
-    assert_same(postings, [f"t{t:04d}" for t in terms] + ["nope"], k, allowed)
+    try:
+        assert_same(postings, [f"t{t:04d}" for t in terms] + ["nope"], k, allowed)
+    finally:
+        bm25_postings.ESSENTIAL_SHARE = saved
 
 
-def test_every_candidate_path_and_duplicate_terms():
+@pytest.mark.parametrize("knobs", [{}, {"SEED_SCAN": 64, "ESSENTIAL_SHARE": 0, "LOOKUP_COST": 0},
+                                   {"SEED_SCAN": 300, "ESSENTIAL_SHARE": 0, "LOOKUP_COST": 10**9}])
+def test_every_candidate_path_and_duplicate_terms(knobs, monkeypatch):
+    # knobs: sampled seeds, no fallback to the exhaustive path, all scatters / all binary searches
+    for name, value in knobs.items():
+        monkeypatch.setattr(bm25_postings, name, value)
     postings = random_postings(7, 20_000, 400, copies=3)
     # one essential list; several (sparse union of rare terms); several (scratch array, frequent terms);
     # a term named twice counts twice
