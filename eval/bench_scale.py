@@ -19,6 +19,7 @@ same vectors (exact top 10 recomputed by regenerating the vectors batch by batch
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -269,6 +270,22 @@ def question_vectors(path: Path, source: Path, n: int) -> None:
     path.write_text(json.dumps({"texts": texts, "vectors": vecs.tolist()}))
 
 
+def exact_top_10(out: Path, base: synthetic.Base, n: int, seed: int, qvecs: np.ndarray) -> np.ndarray:
+    """synthetic.exact_top_k for the questions, kept in out (minutes at 10M: computed by the build run, not
+    by the measuring run); recomputed when the questions or the seed differ."""
+    path = out / f"n{n}-exact-top10.npz"
+    key = hashlib.sha256(qvecs.tobytes() + str(seed).encode()).hexdigest()
+    if path.is_file():
+        with np.load(path) as z:
+            if str(z["key"]) == key:
+                return z["top"]
+    t = time.monotonic()
+    top = synthetic.exact_top_k(base, n, seed, qvecs)
+    log(f"n={n}: exact top 10 in {time.monotonic() - t:.1f} s")
+    np.savez(path, top=top, key=np.array(key))
+    return top
+
+
 def recall_at_k(found: list[list[int]], exact: np.ndarray) -> float:
     """Mean share of the exact top k (0-based chunk numbers) among the found rowids (chunk number + 1)."""
     k = exact.shape[1]
@@ -380,11 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         with_text = n <= args.text_max
         built = build_size(args.out, base, args.base, n, args.seed, args.settings.split(","), with_text)
         log(f"n={n}: built {json.dumps(built)}")
+        exact = exact_top_10(args.out, base, n, args.seed, qvecs)
         if args.build_only:
             continue
-        t = time.monotonic()
-        exact = synthetic.exact_top_k(base, n, args.seed, qvecs)
-        log(f"n={n}: exact top 10 in {time.monotonic() - t:.1f} s")
         for setting in args.settings.split(","):
             measured = run_probe(args.out / f"n{n}-{setting}", qfile, ["hybrid", "dense"] if with_text else ["dense"])
             row = {"n": n, "setting": setting, "build_s": built["build_s"].get(setting),
