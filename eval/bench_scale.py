@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from eval import synthetic
-from index import vectors
+from index import bm25_postings, vectors
 from index.bm25_postings import Postings
 from index.build import faiss_ids
 from index.manifest import (CURRENT, POSTINGS, SENTENCES, STORE, VECTORS, fsync_path, generation_name,
@@ -223,15 +223,18 @@ def build_size(out: Path, base: synthetic.Base, base_gen: Path, n: int, seed: in
 # --- measuring -------------------------------------------------------------------------------------------
 
 
-def probe(index_dir: Path, queries: Path, modes: list[str], k: int = 10) -> dict:
-    """In a fresh process: open the index, search every question, report latency, RSS and dense top-k ids."""
+def probe(index_dir: Path, queries: Path, modes: list[str], k: int = 10, refine_factor: int | None = None) -> dict:
+    """In a fresh process: open the index, search every question, report latency, RSS and dense top-k ids.
+
+    refine_factor: re-score this many x k candidates exactly instead of the index's own setting (what a server
+    started with MEDCITE_IVF_REFINE_FACTOR does)."""
     from eval.loadtest import percentile, rss_mb
     from index.store import Index
 
     data = json.loads(queries.read_text())
     texts, qvecs = data["texts"], np.array(data["vectors"], dtype=np.float32)
     t = time.monotonic()
-    index = Index.open(index_dir, verify=False)
+    index = Index.open(index_dir, verify=False, vector_settings=vectors.VectorSettings(refine_factor=refine_factor))
     open_s = time.monotonic() - t
     rss_open = rss_mb(os.getpid())
     out = {"open_s": round(open_s, 2), "rss_after_open_mb": rss_open}
@@ -248,13 +251,21 @@ def probe(index_dir: Path, queries: Path, modes: list[str], k: int = 10) -> dict
             out["dense_top"] = top
     out["rss_mb"] = rss_mb(os.getpid())
     out["peak_rss_mb"] = rss_mb(os.getpid(), "VmHWM")
+    # anonymous memory (heap: vocabulary, IVF lists) vs pages of memory-mapped index files (page cache,
+    # shared between processes, reclaimable)
+    out["rss_anon_mb"] = rss_mb(os.getpid(), "RssAnon")
+    out["rss_file_mb"] = rss_mb(os.getpid(), "RssFile")
+    out["refine_factor"] = index._refine_factor
     return out
 
 
-def run_probe(index_dir: Path, queries: Path, modes: list[str]) -> dict:
+def run_probe(index_dir: Path, queries: Path, modes: list[str], refine_factor: int | None = None,
+              no_prune: bool = False) -> dict:
     """probe() in a child process (so the builder's memory is not counted)."""
+    extra = ["--refine-factor", str(refine_factor)] if refine_factor is not None else []
+    extra += ["--no-prune"] if no_prune else []
     proc = subprocess.run([sys.executable, "-m", "eval.bench_scale", "--probe", str(index_dir), "--queries-file",
-                           str(queries), "--modes", ",".join(modes)], capture_output=True, text=True, cwd=ROOT,
+                           str(queries), "--modes", ",".join(modes), *extra], capture_output=True, text=True, cwd=ROOT,
                           check=False)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
@@ -371,6 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries", type=int, default=QUERIES)
     p.add_argument("--questions", type=Path, default=DEV_QUERIES, help="BEIR queries.jsonl (default: medquad-dev's)")
     p.add_argument("--output", type=Path, default=None)
+    p.add_argument("--refine-factor", type=int, default=None,
+                   help="ivfpq: measure with this many x k candidates re-scored (default: the index's setting)")
+    p.add_argument("--no-prune", action="store_true",
+                   help="BM25 adds up every posting (no MaxScore pruning): the same rankings, for comparison")
     p.add_argument("--build-only", action="store_true",
                    help="build the indexes and stop (measure in a later run, e.g. under a timing lock)")
     p.add_argument("--dev-gen", type=Path, default=None, metavar="GEN_DIR",
@@ -381,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="hybrid,dense", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.probe:
-        print(json.dumps(probe(args.probe, args.queries_file, args.modes.split(","))))
+        if args.no_prune:
+            bm25_postings.PRUNE_POSTINGS = 1 << 62
+        print(json.dumps(probe(args.probe, args.queries_file, args.modes.split(","), refine_factor=args.refine_factor)))
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     if args.dev_gen:
@@ -401,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.build_only:
             continue
         for setting in args.settings.split(","):
-            measured = run_probe(args.out / f"n{n}-{setting}", qfile, ["hybrid", "dense"] if with_text else ["dense"])
+            measured = run_probe(args.out / f"n{n}-{setting}", qfile, ["hybrid", "dense"] if with_text else ["dense"],
+                                 args.refine_factor if setting == "ivfpq" else None, args.no_prune)
             row = {"n": n, "setting": setting, "build_s": built["build_s"].get(setting),
                    "store_build_s": built["build_s"].get("store"), "postings_build_s": built["build_s"].get("postings"),
                    "bytes": built["bytes"][setting], "disk_mb": round(sum(built["bytes"][setting].values()) / 2**20, 1),
@@ -417,13 +435,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_table(rows: list[dict]) -> None:
     """One line per size and setting."""
-    print(f"{'chunks':>10} {'setting':8} {'vectors build s':>15} {'disk MB':>9} {'RSS MB':>8} {'peak MB':>8} "
-          f"{'hybrid p50/p95 ms':>18} {'dense p50/p95 ms':>17} {'recall@10':>9}")
+    print(f"{'chunks':>10} {'setting':8} {'refine':>6} {'vectors build s':>15} {'disk MB':>9} {'RSS MB':>8} {'peak MB':>8} "
+          f"{'anon MB':>8} {'file MB':>8} {'hybrid p50/p95 ms':>18} {'dense p50/p95 ms':>17} {'recall@10':>9}")
     for r in rows:
         hybrid = f"{r['hybrid']['p50_ms']}/{r['hybrid']['p95_ms']}" if "hybrid" in r else "-"
         dense = f"{r['dense']['p50_ms']}/{r['dense']['p95_ms']}"
-        print(f"{r['n']:>10} {r['setting']:8} {r['build_s']!s:>15} {r['disk_mb']:>9} {r['rss_mb']:>8.0f} "
-              f"{r['peak_rss_mb']:>8.0f} {hybrid:>18} {dense:>17} {r['recall_at_10']:>9}")
+        refine = r["refine_factor"] if r["setting"] == "ivfpq" else "-"
+        print(f"{r['n']:>10} {r['setting']:8} {refine!s:>6} {r['build_s']!s:>15} {r['disk_mb']:>9} {r['rss_mb']:>8.0f} "
+              f"{r['peak_rss_mb']:>8.0f} {r['rss_anon_mb']:>8.0f} {r['rss_file_mb']:>8.0f} {hybrid:>18} {dense:>17} "
+              f"{r['recall_at_10']:>9}")
 
 
 if __name__ == "__main__":
