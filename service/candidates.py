@@ -21,6 +21,7 @@ from service.text import (
     QueryTerms,
     collapse,
     compared_terms,
+    content_bigrams,
     content_terms,
     defined_terms,
     defines,
@@ -56,6 +57,10 @@ FEATURES = (
     "cites_sources",       # carries in-text citations ("[12]", "(Maher 2017)")
     "statistics",          # reports test statistics (p values, confidence intervals, odds ratios)
     "claim",               # states a conclusion or recommendation ("suggest", "should", "is associated")
+    "question_phrases",    # share of the question's content-word pairs the sentence repeats in order
+    "centrality",          # cosine to the mean of its document's candidate sentences: what the passage is about
+    "procedure",           # reports what was done ("were measured", "was performed"): method, not finding
+    "present_tense",       # speaks in the present or a modal ("is", "can", "may"): a general statement
 )
 LONG_SENTENCE_WORDS = 60  # the boilerplate filter drops sentences over 80 words; 60 covers most real ones
 
@@ -94,6 +99,11 @@ _CLAIM = re.compile(r"\b(suggest\w*|indicat\w*|conclu\w*|recommend\w*|should|may
                     r"is associated|are associated|was associated|were associated|support\w*|highlight\w*|"
                     r"demonstrat\w*|effective|important|useful|safe)\b", re.IGNORECASE)
 _CHUNK_NUMBER = re.compile(r"#(\d+)$")
+# A method statement in the passive past ("Samples were collected", "was retrospectively reviewed").
+_PROCEDURE = re.compile(r"\b(was|were)\s+(\w+ly\s+)?(\w+ed|done|made|taken|given|drawn|undertaken|chosen|"
+                        r"held|sent|kept|built|sought|obtained|used)\b", re.IGNORECASE)
+_PRESENT = re.compile(r"\b(is|are|can|cannot|may|might|could|should|must|does|do|has|have|remains?|appears?|"
+                      r"seems?|represents?|provides?)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,9 @@ class _Profile:
     cites_sources: bool
     statistics: bool
     claim: bool
+    procedure: bool
+    present_tense: bool
+    bigrams: tuple[tuple[str, str], ...]
     words: int
     cues: tuple[bool, ...]  # sentence cue per intent, INTENTS order
     row: int
@@ -216,6 +229,7 @@ def chunk_profile(text: str, heading: str, records: tuple) -> tuple[_Profile, ..
             n, start, rec.end, clean, tuple(content_terms(clean)), not is_boilerplate(raw, heading),
             bool(_BACK_REFERENCE.match(clean)), bool(_SETUP.search(clean)), bool(_DIGIT.search(clean)),
             bool(_IN_TEXT_CITATION.search(clean)), bool(_STATISTICS.search(clean)), bool(_CLAIM.search(clean)),
+            bool(_PROCEDURE.search(clean)), bool(_PRESENT.search(clean)), content_bigrams(clean),
             len(clean.split()), _cues(clean), int(rec.row)))
     return tuple(out)
 
@@ -281,6 +295,8 @@ def feature_matrix(retrieval: Retrieval, intent: Intent, qterms: QueryTerms, wei
     defined = defined_terms(retrieval.question) if intent.kind == DEFINITION else frozenset()
     kind = INTENTS.index(intent.kind)
     asked = qterms.all
+    phrases = set(content_bigrams(retrieval.question))
+    out[:, col["centrality"]] = centrality(items, hits, vectors)
     contexts: dict[int, tuple[frozenset[str], float, bool]] = {}
     for r, (s, (p, count)) in enumerate(zip(items, statics)):
         hit = hits[s.hit]
@@ -312,6 +328,23 @@ def feature_matrix(retrieval: Retrieval, intent: Intent, qterms: QueryTerms, wei
         row[col["cites_sources"]] = p.cites_sources
         row[col["statistics"]] = p.statistics
         row[col["claim"]] = p.claim
+        row[col["question_phrases"]] = len(phrases.intersection(p.bigrams)) / len(phrases) if phrases else 0.0
+        row[col["procedure"]] = p.procedure
+        row[col["present_tense"]] = p.present_tense
+    return out
+
+
+def centrality(items: list[Sentence], hits, vectors: np.ndarray) -> np.ndarray:
+    """Each sentence's cosine to the normalised mean vector of its document's candidate sentences: a
+    sentence close to what the whole passage says (a conclusion, a summary) rather than one detail."""
+    docs = np.array([hits[s.hit].document.doc_id for s in items], dtype=object)
+    out = np.zeros(len(items), dtype=np.float32)
+    for doc in set(docs.tolist()):
+        rows = np.flatnonzero(docs == doc)
+        mean = vectors[rows].astype(np.float32).sum(axis=0)
+        norm = float(np.linalg.norm(mean))
+        if norm > 0:
+            out[rows] = vectors[rows] @ (mean / norm)
     return out
 
 

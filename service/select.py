@@ -18,7 +18,7 @@ import numpy as np
 from service.answer_types import Pick, Selection
 from service.candidates import Candidates, Sentence
 from service.scoring import Scored
-from service.text import collapse, content_terms, similarity, stem, words
+from service.text import collapse, content_terms, similarity, stem, variant_of, words
 
 # Calibrated by eval/abstention.py (MiniLM, medquad-dev vs tests/data/offtopic_questions.txt): the best
 # chunk's cosine to the question below which the sources are taken not to be about it.
@@ -60,7 +60,8 @@ class Span:
 
 
 def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float = MIN_EVIDENCE,
-           min_coverage: float = MIN_COVERAGE, point_threshold: float | None = None) -> Selection:
+           min_coverage: float = MIN_COVERAGE, point_threshold: float | None = None,
+           point_share: float | None = None) -> Selection:
     """The summary and points of an answer, or an abstention with the reason's scores."""
     cands = scored.candidates
     hits = cands.retrieval.hits
@@ -73,9 +74,14 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     if not usable or evidence < min_evidence or coverage < min_coverage:
         return Selection(None, (), True, as_words(cands, missing), evidence, coverage)
     prob = span_probabilities(cands, spans, scored.probability)
-    threshold = point_threshold if point_threshold is not None else default_point_threshold()
+    # quote from documents that address the question as a whole, when some do (a shared word is not a topic)
+    usable = [i for i in usable if i in covering_candidates(cands, min_coverage)] or usable
+    threshold, share = default_point_cut()
+    threshold = point_threshold if point_threshold is not None else threshold
+    share = point_share if point_share is not None else share
     best = max(preferred_summaries(cands, usable), key=lambda i: prob[i])
-    chosen = diverse_points(cands, spans, prob, best, [i for i in usable if i != best and prob[i] >= threshold],
+    cut = max(threshold, share * float(prob[best]))
+    chosen = diverse_points(cands, spans, prob, best, [i for i in usable if i != best and prob[i] >= cut],
                             max_points)
     summary = pick(cands, spans[best], float(prob[best]))
     points = tuple(pick(cands, spans[i], float(prob[i])) for i in chosen)
@@ -101,11 +107,13 @@ def preferred_summaries(cands: Candidates, usable: list[int]) -> list[int]:
     return usable
 
 
-def default_point_threshold() -> float:
-    """The probability a point must reach, as fitted with the shipped scorer."""
+def default_point_cut() -> tuple[float, float]:
+    """(the probability a point must reach, the share of the summary's it must reach), as fitted with the
+    shipped scorer (eval/fit_scorer.py says how)."""
     from service.scoring import default_scorer
 
-    return float(default_scorer().thresholds["point"])
+    thresholds = default_scorer().thresholds
+    return float(thresholds["point"]), float(thresholds.get("point_share", 0.0))
 
 
 def quotable_spans(cands: Candidates) -> list[Span | None]:
@@ -149,15 +157,28 @@ def diverse_points(cands: Candidates, spans: list[Span | None], prob: np.ndarray
     vecs = cands.vectors
     redundancy = np.clip(vecs[pool] @ vecs[summary], 0.0, None)
     remaining = list(range(len(pool)))
+    quoted = span_sentences(cands, spans[summary])
     while remaining and len(chosen) < k + 1:
         values = [prob[pool[j]] - REDUNDANCY_WEIGHT * redundancy[j] for j in remaining]
         j = remaining.pop(int(np.argmax(values)))
         i = pool[j]
         if redundancy[j] >= DUPLICATE_COSINE or any(overlaps(cands, spans[i], spans[c]) for c in chosen):
             continue
+        if quoted & span_sentences(cands, spans[i]):  # a sentence already quoted (from another document)
+            continue
+        quoted |= span_sentences(cands, spans[i])
         chosen.append(i)
         redundancy = np.maximum(redundancy, np.clip(vecs[pool] @ vecs[i], 0.0, None))
     return chosen[1:]
+
+
+def span_sentences(cands: Candidates, span: Span) -> set[str]:
+    """The sentences a span quotes (its own and, for a two-sentence span, the one it leans on), lower-cased."""
+    s = cands.items[span.candidate]
+    out = {s.text.lower()}
+    if span.start != s.start:
+        out.add(s.antecedent_text.lower())
+    return out
 
 
 def overlaps(cands: Candidates, a: Span, b: Span) -> bool:
@@ -190,6 +211,20 @@ def agreeing(cands: Candidates, s: Sentence) -> list[Sentence]:
             out.append(o)
             seen.add(other)
     return out
+
+
+def covering_candidates(cands: Candidates, min_coverage: float) -> set[int]:
+    """The candidates whose document's retrieved chunks hold min_coverage of the question's topic terms
+    (idf-weighted, as for abstention): a trial of balloon valvuloplasty is not a source on balloon
+    enteroscopy because both say "balloon"."""
+    hits = cands.retrieval.hits
+    by_doc: dict[str, list[int]] = {}
+    for n, h in enumerate(hits):
+        by_doc.setdefault(h.document.doc_id, []).append(n)
+    covering = {doc for doc, ns in by_doc.items()
+                if max(weighted_share(cands, unaddressed_terms(cands, ns), piece)
+                       for piece in question_pieces(cands)) >= min_coverage}
+    return {i for i, s in enumerate(cands.items) if hits[s.hit].document.doc_id in covering}
 
 
 def on_topic(cands: Candidates, i: int) -> bool:
@@ -225,13 +260,16 @@ def asked_sides(question: str) -> tuple[tuple[frozenset[str], frozenset[str]], .
 
 
 def unaddressed_terms(cands: Candidates, hit_indexes) -> set[str]:
-    """Topic terms that none of the given hits' chunks (text, heading, title) contains."""
+    """Topic terms that none of the given hits' chunks (text, heading, title) contains. A term that no chunk
+    of the whole index holds counts as addressed when the hits hold it in another spelling ("COVID19" for
+    "COVID-19", "carageenan" for "carrageenan"): users misspell, and the index cannot hold the misspelling."""
     seen: set[str] = set()
     hits = cands.retrieval.hits
     for i in hit_indexes:
         h = hits[i]
         seen |= content_terms(f"{h.document.meta.title} {h.chunk.heading}") | content_terms(h.chunk.text)
-    return set(cands.terms.topic - seen)
+    missing = cands.terms.topic - seen
+    return {t for t in missing if t not in cands.absent_terms or not variant_of(t, seen)}
 
 
 def as_words(cands: Candidates, terms: set[str]) -> tuple[str, ...]:

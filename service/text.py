@@ -82,6 +82,38 @@ def _content_terms(text: str) -> tuple[str, ...]:
     return tuple({stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())})
 
 
+@lru_cache(maxsize=200_000)
+def content_bigrams(text: str) -> tuple[tuple[str, str], ...]:
+    """Adjacent pairs of the text's content terms in reading order (stopwords skipped, so "pain in the
+    lower back" and "lower back pain" share ("lower", "back")); cached, as tuples (see content_terms)."""
+    seq = [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return tuple(sorted(set(zip(seq, seq[1:]))))
+
+
+# A question term no chunk of the index holds is a misspelling or a variant of one it holds when the two differ
+# by at most this many edits: 1 from FUZZY_MIN_LENGTH letters ("carageenan"/"carrageenan"), 2 from
+# FUZZY_MIN_LENGTH_2 ("immunoglobin"/"immunoglobulin"). Shorter words are left exact: at 5 letters one edit
+# turns one anatomical word into another ("ileum"/"ilium").
+FUZZY_MIN_LENGTH, FUZZY_MIN_LENGTH_2 = 7, 10
+
+
+def variant_of(term: str, seen: frozenset[str] | set[str]) -> bool:
+    """`term` (a stemmed word) is written differently from one of the `seen` terms: two seen words (or a
+    word and a stopword) run together ("covid19", "ofwater"), or a spelling within the edit distance above."""
+    from rapidfuzz.distance import Levenshtein
+    from rapidfuzz.process import extractOne
+
+    for i in range(2, len(term) - 1):
+        head, tail = term[:i], term[i:]
+        if all(stem(part) in seen or part in STOPWORDS for part in (head, tail)) and not (
+                head in STOPWORDS and tail in STOPWORDS):
+            return True
+    if len(term) < FUZZY_MIN_LENGTH:
+        return False
+    edits = 2 if len(term) >= FUZZY_MIN_LENGTH_2 else 1
+    return extractOne(term, seen, scorer=Levenshtein.distance, score_cutoff=edits) is not None
+
+
 @dataclass(frozen=True)
 class QueryTerms:
     """The question's content terms split into topic terms and generic template words."""
