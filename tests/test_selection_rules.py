@@ -1,0 +1,110 @@
+"""Selection rules added with the tree scorer: a hand-made tree, misspelt question terms, quoting only from
+documents that cover the question, the point cut relative to the summary, and no sentence quoted twice."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.candidates import FEATURES
+from service.scoring import TreeScorer, scorer_from_dict, score
+from service.select import select
+from service.text import content_terms, stem, variant_of
+from tests.answer_helpers import MemoryRetriever, make_document
+
+
+def tree_file(trees: list[dict], baseline: float = 0.0) -> dict:
+    depth = 2
+    return {"kind": "trees", "features": list(FEATURES), "baseline": baseline, "depth": depth, "trees": trees,
+            "thresholds": {"point": 0.5, "point_share": 0.0}}
+
+
+def test_trees_walk_to_their_leaves_and_add_log_odds():
+    cos = FEATURES.index("cosine")
+    key = FEATURES.index("key_terms")
+    # tree 1: cosine <= 0.5 -> -1, else (key_terms <= 0.2 -> 0.5, else 2); tree 2: a single leaf of 0.25
+    tree = {"feature": [cos, 0, key, 0, 0], "threshold": [0.5, 0, 0.2, 0, 0], "left": [1, -1, 3, -1, -1],
+            "right": [2, -1, 4, -1, -1], "value": [0, -1.0, 0, 0.5, 2.0]}
+    stump = {"feature": [0], "threshold": [0], "left": [-1], "right": [-1], "value": [0.25]}
+    scorer = scorer_from_dict(tree_file([tree, stump], baseline=-0.25))
+    assert isinstance(scorer, TreeScorer)
+    x = np.zeros((4, len(FEATURES)), dtype=np.float32)
+    x[:, cos] = [0.2, 0.5, 0.9, 0.9]
+    x[:, key] = [0.9, 0.9, 0.1, 0.8]
+    z = np.array([-1.0, -1.0, 0.5, 2.0])  # baseline -0.25 and the stump's +0.25 cancel
+    np.testing.assert_allclose(scorer.probabilities(x), 1 / (1 + np.exp(-z)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("term, expected", [
+    ("covid19", True),          # "COVID-19" run together
+    ("ofwater", True),          # a missing space after a stopword
+    ("carageenan", True),       # one letter dropped (10 letters)
+    ("immunoglobin", True),     # two letters dropped (12 letters: two edits allowed)
+    ("restrospective", True),
+    ("coccyx", False),          # a real word the passages do not hold
+    ("ilium", False),           # 5 letters: "ileum" is one edit away but another bone
+    ("neckpain", False),        # "neck" is not in the passages
+    ("carrageenanxyz", False),  # three edits
+])
+def test_a_term_absent_from_the_index_counts_when_the_passages_spell_it_otherwise(term, expected):
+    seen = content_terms("COVID-19 spreads near water on farms; carrageenan and immunoglobulin sprays; a "
+                         "retrospective study of the ileum and back pain")
+    assert variant_of(stem(term), seen) is expected
+
+
+def two_topic_corpus():
+    return [
+        make_document("dbe", "Double balloon enteroscopy in the community", [
+            ("Conclusion", "Double balloon enteroscopy is safe and effective in a community hospital setting. "
+             "Complications of double balloon enteroscopy in the community were rare."),
+        ]),
+        make_document("tavi", "Balloon predilatation before valve implantation", [
+            ("Results", "Valve implantation without balloon predilatation was safe and effective. "
+             "Balloon predilatation added no benefit to valve implantation."),
+        ]),
+    ]
+
+
+def test_points_come_only_from_documents_that_cover_the_question():
+    index = MemoryRetriever(two_topic_corpus())
+    from service.candidates import build_candidates
+    from service.retrieve import retrieve
+
+    cands = build_candidates(retrieve("Is double balloon enteroscopy safe in the community?", index, k=10),
+                             index, 5)
+    both = {index.docs[d].meta.title for d in {cands.retrieval.hits[s.hit].document.doc_id for s in cands.items}}
+    assert len(both) == 2  # the valve trial is a candidate: it shares "balloon", "safe" and "effective"
+    selection = select(score(cands), min_evidence=-1.0, point_threshold=0.0, point_share=0.0)
+    quoted = [selection.summary] + list(selection.points)
+    assert {p.hit.document.doc_id for p in quoted} == {"dbe"}
+    assert len(selection.points) == 1
+
+
+def test_points_need_the_share_of_the_summary_probability():
+    index = MemoryRetriever(two_topic_corpus())
+    from service.candidates import build_candidates
+    from service.retrieve import retrieve
+
+    scored = score(build_candidates(retrieve("Is double balloon enteroscopy safe in the community?", index, k=10),
+                                    index, 5))
+    loose = select(scored, min_evidence=-1.0, point_threshold=0.0, point_share=0.0)
+    summary_p, point_p = loose.summary.score, loose.points[0].score
+    just_above = point_p / summary_p - 1e-3
+    assert len(select(scored, min_evidence=-1.0, point_threshold=0.0, point_share=just_above).points) == 1
+    assert select(scored, min_evidence=-1.0, point_threshold=0.0, point_share=just_above + 2e-3).points == ()
+
+
+def test_a_sentence_in_the_summary_is_not_quoted_again_inside_a_point_from_another_document():
+    definition = "Sciatica is pain that runs along the sciatic nerve from the buttock down the leg."
+    index = MemoryRetriever([
+        make_document("a", "Sciatica", [("What is sciatica?", f"{definition} It is usually caused by a "
+                                         "herniated disc pressing on a nerve root. Most episodes of sciatica settle within six weeks.")]),
+        make_document("b", "Piriformis syndrome", [("Overview", f"Piriformis syndrome irritates the sciatic "
+                                                    f"nerve. {definition}")]),
+    ])
+    from service.candidates import build_candidates
+    from service.retrieve import retrieve
+
+    scored = score(build_candidates(retrieve("What is sciatica?", index, k=10), index, 5))
+    selection = select(scored, min_evidence=-1.0, point_threshold=0.0, point_share=0.0)
+    texts = [selection.summary.text] + [p.text for p in selection.points]
+    assert sum(t.count(definition) for t in texts) == 1 and len(texts) >= 2
