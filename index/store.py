@@ -122,9 +122,11 @@ class Index:
         self._exact = exact  # float16 copies of a compressed index's vectors, for exact re-scoring
         settings = vector_settings or vectors.VectorSettings()
         stored = manifest.get("vector_index", {})
-        self._nprobe = settings.nprobe or stored.get("nprobe") or vectors.NPROBE
-        self._refine_factor = settings.refine_factor if settings.refine_factor is not None \
-            else stored.get("refine_factor", vectors.REFINE_FACTOR)
+        # explicit settings, else the manifest's, else sized from this index's lists and vectors
+        rule_nprobe, rule_refine = vectors.search_defaults(vecs)
+        self._nprobe = settings.nprobe or stored.get("nprobe") or rule_nprobe
+        self._refine_factor = next(r for r in (settings.refine_factor, stored.get("refine_factor"), rule_refine)
+                                   if r is not None)
         self._postings = postings  # None: BM25 queries go to FTS5 (an index written before postings existed)
         self._lock = threading.Lock()  # guards self._conns and the caches below
         self._doc_cache: dict[str, DocumentRecord] = {}

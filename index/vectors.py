@@ -3,14 +3,16 @@
 `ivfpq` (compressed) keeps exact flat search while the corpus is small and, at the first commit with at
 least `min_vectors` vectors, trains FAISS's IVF with product quantization on a seeded sample of them. A
 compressed index is searched in `nprobe` of its lists and its best `refine_factor * k` candidates are
-re-scored exactly from float16 copies of the vectors, memory-mapped from `exact_vectors.npy` (sorted by
-id, so a query touches only the rows it re-scores: RSS grows with queries, not with the corpus).
+re-scored exactly from float16 copies of the vectors in `exact_vectors.npy` (sorted by id), read with pread:
+a query reads only the rows it re-scores, and they stay in the page cache, out of the process's RSS. Unless
+set, nprobe and refine_factor follow the index's size (search_defaults: more vectors per list, more re-scored).
 IVF supports add_with_ids and remove_ids itself, so chunk rowids stay the vector ids through incremental
 adds and deletes; the quantizers are trained once and new vectors are encoded with them.
 """
 from __future__ import annotations
 
 import math
+import mmap
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +46,20 @@ PQ_M = 48
 TRAIN_POINTS_PER_CENTROID = 39
 PQ_CENTROIDS = 256
 TRAIN_SEED = 1234
-# Lists searched per query and candidates re-scored per result: the defaults measured in eval.bench_scale
-# (recall@10 against exact search; README "Scaling out").
-NPROBE = 32
-REFINE_FACTOR = 8
+# Lists searched per query and candidates re-scored per result. A new manifest records None for both
+# (unless MEDCITE_IVF_NPROBE / MEDCITE_IVF_REFINE_FACTOR were set at ingest): the index then uses
+# search_defaults(), sized from its own lists and vectors each time it is opened, so the defaults follow the
+# corpus as it grows. Manifests written before this record 32 and 8, which they keep.
+NPROBE = None
+REFINE_FACTOR = None
+# nprobe: 32 lists hold a share of the exact top 10 of 0.907 (100k vectors, 256 lists) and 0.948 (1M, 1,024
+# lists), the recall@10 that re-scoring enough of their candidates reaches; scanning more lists costs time in
+# proportion (`eval.bench_scale --recall-curve`).
+NPROBE_DEFAULT = 32
+# Re-scoring: 8 x k candidates while lists hold up to REFINE_LIST_VECTORS vectors (1M vectors in 1,024 lists:
+# recall@10 0.914, against 0.948 for every candidate of the probed lists), proportionally more above that.
+REFINE_FACTOR_MIN = 8
+REFINE_LIST_VECTORS = 1000
 # A filter this small is searched exactly over the allowed rows' stored vectors instead of through IVF.
 EXACT_FILTER_MAX = 20_000
 
@@ -128,6 +140,27 @@ def compressed_factory(n: int, dim: int) -> str:
     return f"IVF{nlist},PQ{m}"
 
 
+def default_refine_factor(vectors_per_list: float) -> int:
+    """Candidates re-scored per result when neither the settings nor the manifest say: REFINE_FACTOR_MIN for
+    lists of up to REFINE_LIST_VECTORS vectors, in proportion to the vectors per list above that.
+
+    Why in proportion: a query's true neighbours are lost when more than refine_factor x k other candidates of
+    the probed lists get better compressed scores. Those are the vectors within the PQ error of the
+    neighbours' scores, and at a fixed number of lists their count grows with the vectors per list (and so
+    with the corpus once nlist stops growing at IVF_NLIST_MAX): keeping the re-scored share of the scanned
+    candidates constant keeps recall (README "Scaling out" has the measured curves).
+    """
+    return max(REFINE_FACTOR_MIN, math.ceil(REFINE_FACTOR_MIN * vectors_per_list / REFINE_LIST_VECTORS))
+
+
+def search_defaults(index: faiss.Index) -> tuple[int, int]:
+    """(nprobe, refine_factor) for an index whose manifest leaves them to the rule: NPROBE_DEFAULT lists and
+    default_refine_factor of this index's vectors per list (an uncompressed index uses neither)."""
+    if not is_compressed(index):
+        return NPROBE_DEFAULT, REFINE_FACTOR_MIN
+    return NPROBE_DEFAULT, default_refine_factor(index.ntotal / max(1, faiss.extract_index_ivf(index).nlist))
+
+
 def training_size(factory: str, n: int) -> int:
     """Sample size to train a factory on: enough for its lists and its PQ, at most n."""
     nlist = int(factory.split(",")[0].removeprefix("IVF").split("_")[0])
@@ -186,19 +219,49 @@ def load(path: Path) -> faiss.Index:
 
 
 class ExactVectors:
-    """float16 copies of the vectors with their ids (ascending), memory-mapped read-only once saved."""
+    """float16 copies of the vectors with their ids (ascending).
 
-    def __init__(self, ids: np.ndarray, matrix: np.ndarray):
-        if len(ids) != len(matrix):
-            raise ValueError(f"{len(ids)} vector ids for {len(matrix)} exact vectors")
+    Saved copies are read with os.pread, row by row (adjacent rows in one read), not memory-mapped: the rows a
+    query re-scores stay in the page cache, shared by every process, but never enter this process's RSS. (A
+    mapping counts every mapped page-cache page as resident, and this kernel maps them in large folios: at 10M
+    vectors, re-scoring 200 questions' candidates mapped 4.5 GB of the 7.7 GB file, MADV_RANDOM or not.)
+    """
+
+    def __init__(self, ids: np.ndarray, matrix: np.ndarray | None = None, path: Path | None = None):
         self.ids = ids
-        self.matrix = matrix
+        self._matrix = matrix  # rows in memory (or None: read from `path`)
+        self._path = path
+        if path is not None:
+            self._file = open(path, "rb", buffering=0)  # closed when the last user drops this object
+            if hasattr(os, "posix_fadvise"):  # rows are read at random: no read-ahead of their neighbours
+                os.posix_fadvise(self._file.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
+            version = np.lib.format.read_magic(self._file)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(self._file)
+            if len(shape) != 2 or fortran:
+                raise ValueError(f"{path} is not a row-major matrix")
+            self.dtype, self.dim, self._offset = np.dtype(dtype), int(shape[1]), self._file.tell()
+            rows = int(shape[0])
+        else:
+            self.dtype, self.dim, rows = matrix.dtype, int(matrix.shape[1]), len(matrix)
+        if len(ids) != rows:
+            raise ValueError(f"{len(ids)} vector ids for {rows} exact vectors")
+        self._row_bytes = self.dim * self.dtype.itemsize
+        # rows fewer than a page apart are read together: one read of a little more beats two system calls
+        self._gap_rows = max(1, mmap.PAGESIZE // max(1, self._row_bytes))
 
     @classmethod
     def load(cls, gen_dir: Path) -> "ExactVectors":
-        """The generation's exact vectors, memory-mapped."""
-        return cls(np.load(gen_dir / VECTOR_IDS, mmap_mode="r", allow_pickle=False),
-                   np.load(gen_dir / EXACT_VECTORS, mmap_mode="r", allow_pickle=False))
+        """The generation's exact vectors: ids memory-mapped (8 bytes a vector), rows read when asked for."""
+        return cls(np.load(gen_dir / VECTOR_IDS, mmap_mode="r", allow_pickle=False), path=gen_dir / EXACT_VECTORS)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """Every row (memory-mapped for saved copies): for a writer copying them into the next generation."""
+        if self._matrix is None:
+            return np.load(self._path, mmap_mode="r", allow_pickle=False)
+        return self._matrix
 
     def positions(self, ids: np.ndarray) -> np.ndarray:
         """Row of each id (every id must be stored)."""
@@ -208,13 +271,30 @@ class ExactVectors:
             raise KeyError("vector id without an exact vector")
         return pos
 
+    def rows(self, positions: np.ndarray) -> np.ndarray:
+        """The stored rows (float16) at these positions, in that order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if self._matrix is not None:
+            return np.asarray(self._matrix[positions])
+        out = np.empty((len(positions), self.dim), self.dtype)
+        if not len(positions):
+            return out
+        order = np.argsort(positions, kind="stable")  # ascending reads
+        pos = positions[order]
+        cut = np.flatnonzero(np.diff(pos) > self._gap_rows) + 1
+        fd = self._file.fileno()
+        for lo, hi in zip(np.concatenate([[0], cut]).tolist(), np.concatenate([cut, [len(pos)]]).tolist()):
+            first, count = int(pos[lo]), int(pos[hi - 1] - pos[lo]) + 1
+            data = os.pread(fd, count * self._row_bytes, self._offset + first * self._row_bytes)
+            if len(data) != count * self._row_bytes:
+                raise OSError(f"{self._path}: short read at row {first} (file truncated?)")
+            block = np.frombuffer(data, self.dtype).reshape(count, self.dim)
+            out[order[lo:hi]] = block[pos[lo:hi] - first]
+        return out
+
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """float32 vectors of those ids, in that order."""
-        pos = self.positions(ids)
-        order = np.argsort(pos)  # ascending reads from the mapped file
-        out = np.empty((len(pos), self.matrix.shape[1]), np.float32)
-        out[order] = self.matrix[pos[order]]
-        return out
+        return self.rows(self.positions(ids)).astype(np.float32)
 
     def scores(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Cosine of the query with each id's stored vector."""
@@ -243,8 +323,8 @@ def save_exact(path_dir: Path, parts: list[tuple[np.ndarray, np.ndarray]], dim: 
 
 
 def search(index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
-           nprobe: int = NPROBE, exact: ExactVectors | None = None,
-           refine_factor: int = REFINE_FACTOR) -> list[tuple[int, float]]:
+           nprobe: int = NPROBE_DEFAULT, exact: ExactVectors | None = None,
+           refine_factor: int = REFINE_FACTOR_MIN) -> list[tuple[int, float]]:
     """(rowid, cosine) of the k nearest vectors, restricted to `allowed` rowids when given.
 
     A compressed index searches `nprobe` lists and re-scores its best refine_factor * k candidates
