@@ -14,7 +14,9 @@ Reported per size and setting: build time (store, postings, vectors), size on di
 serving process (`Index.open`, then the questions): RSS after the questions (VmRSS and peak VmHWM), search
 p50/p95 (hybrid where BM25 exists, and dense) with the question vectors precomputed (embedding a question
 is ~5 ms at any corpus size), and recall@10 of the setting's dense search against exact search over the
-same vectors (exact top 10 recomputed by regenerating the vectors batch by batch).
+same vectors (exact top 10 recomputed by regenerating the vectors batch by batch). `--recall-curve 16,32,64`
+instead reports recall@10 of a built ivfpq index at those nprobe values for refine factors 8-128 (one IVF
+search per nprobe, no timing): the curves the default nprobe and refine factor rest on.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from eval import synthetic
@@ -45,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEV_QUERIES = ROOT.parent / "shared" / "data" / "medquad-dev" / "queries.jsonl"
 QUERIES = 200  # questions per measurement: enough for a stable p95
 ADD_BATCH = synthetic.BATCH
+REFINE_FACTORS = [8, 12, 16, 24, 32, 48, 64, 79, 96, 128]  # --recall-curve (79: the rule's at 10M, IVF1024)
 
 
 def log(msg: str) -> None:
@@ -255,7 +259,7 @@ def probe(index_dir: Path, queries: Path, modes: list[str], k: int = 10, refine_
     # shared between processes, reclaimable)
     out["rss_anon_mb"] = rss_mb(os.getpid(), "RssAnon")
     out["rss_file_mb"] = rss_mb(os.getpid(), "RssFile")
-    out["refine_factor"] = index._refine_factor
+    out["nprobe"], out["refine_factor"] = index._nprobe, index._refine_factor
     return out
 
 
@@ -297,10 +301,29 @@ def exact_top_10(out: Path, base: synthetic.Base, n: int, seed: int, qvecs: np.n
     return top
 
 
-def recall_at_k(found: list[list[int]], exact: np.ndarray) -> float:
-    """Mean share of the exact top k (0-based chunk numbers) among the found rowids (chunk number + 1)."""
+def recall_at_k(found: list[list[int]], exact: np.ndarray, cut: bool = True) -> float:
+    """Mean share of the exact top k (0-based chunk numbers) among the found rowids (chunk number + 1): the
+    first k of them, or all of them (cut=False)."""
     k = exact.shape[1]
-    return float(np.mean([len(set(f[:k]) & set((e + 1).tolist())) / k for f, e in zip(found, exact)]))
+    return float(np.mean([len(set(f[:k] if cut else f) & set((e + 1).tolist())) / k for f, e in zip(found, exact)]))
+
+
+def recall_curve(index_dir: Path, qvecs: np.ndarray, exact: np.ndarray, nprobes: list[int],
+                 factors: list[int]) -> dict:
+    """recall@10 against exact search for each nprobe and refine factor, from one IVF search per nprobe: the
+    share of the exact top 10 among the best factor x 10 candidates by compressed score (exact re-scoring
+    puts those first; float16 rounding aside). What the default nprobe and refine factor rest on."""
+    gen = next(index_dir.glob("gen-*"))
+    index = vectors.load(gen / VECTORS)
+    ivf = faiss.extract_index_ivf(index)
+    out = {"factory": vectors.describe(index), "vectors_per_list": round(index.ntotal / ivf.nlist, 1),
+           "default": dict(zip(("nprobe", "refine_factor"), vectors.search_defaults(index))), "recall_at_10": {}}
+    for nprobe in nprobes:
+        _, ids = index.search(qvecs, 10 * max(factors), params=faiss.SearchParametersIVF(nprobe=nprobe))
+        found = [[int(i) for i in row] for row in ids]
+        out["recall_at_10"][nprobe] = {f: round(recall_at_k([row[:10 * f] for row in found], exact, cut=False), 4)
+                                       for f in factors}
+    return out
 
 
 # --- medquad-dev: flat against the compressed index forced on ----------------------------------------------
@@ -388,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="BM25 adds up every posting (no MaxScore pruning): the same rankings, for comparison")
     p.add_argument("--build-only", action="store_true",
                    help="build the indexes and stop (measure in a later run, e.g. under a timing lock)")
+    p.add_argument("--recall-curve", default=None, metavar="NPROBES",
+                   help="ivfpq: print recall@10 at these nprobe values (e.g. 16,32,64,128) for refine factors "
+                        "8-128 from the built index (no timing), then stop")
     p.add_argument("--dev-gen", type=Path, default=None, metavar="GEN_DIR",
                    help="a real medquad-dev generation: compare nDCG@10 of flat and compressed copies, then stop")
     p.add_argument("--dataset", type=Path, default=ROOT.parent / "shared" / "data" / "medquad-dev")
@@ -415,6 +441,11 @@ def main(argv: list[str] | None = None) -> int:
         built = build_size(args.out, base, args.base, n, args.seed, args.settings.split(","), with_text)
         log(f"n={n}: built {json.dumps(built)}")
         exact = exact_top_10(args.out, base, n, args.seed, qvecs)
+        if args.recall_curve:
+            curve = recall_curve(args.out / f"n{n}-ivfpq", qvecs, exact, [int(p) for p in args.recall_curve.split(",")],
+                                 REFINE_FACTORS)
+            print(json.dumps({"n": n, **curve}))
+            continue
         if args.build_only:
             continue
         for setting in args.settings.split(","):
