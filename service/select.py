@@ -18,7 +18,7 @@ import numpy as np
 from service.answer_types import Pick, Selection
 from service.candidates import Candidates, Sentence
 from service.scoring import Scored
-from service.text import collapse, content_terms, similarity, stem, variant_of, words
+from service.text import collapse, content_terms, misspelling_of, run_together, similarity, stem, words
 
 # Calibrated by eval/abstention.py (MiniLM, medquad-dev vs tests/data/offtopic_questions.txt): the best
 # chunk's cosine to the question below which the sources are taken not to be about it.
@@ -260,16 +260,18 @@ def asked_sides(question: str) -> tuple[tuple[frozenset[str], frozenset[str]], .
 
 
 def unaddressed_terms(cands: Candidates, hit_indexes) -> set[str]:
-    """Topic terms that none of the given hits' chunks (text, heading, title) contains. A term that no chunk
-    of the whole index holds counts as addressed when the hits hold it in another spelling ("COVID19" for
-    "COVID-19", "carageenan" for "carrageenan"): users misspell, and the index cannot hold the misspelling."""
+    """Topic terms that none of the given hits' chunks (text, heading, title) contains. A term the hits hold
+    as two words ("COVID19" for "COVID-19") counts as addressed; so does a term no chunk of the whole index
+    holds when the hits hold a spelling within a small edit distance ("carageenan" for "carrageenan"): users
+    misspell, and the index cannot hold the misspelling (a real word of the index is never fuzzed)."""
     seen: set[str] = set()
     hits = cands.retrieval.hits
     for i in hit_indexes:
         h = hits[i]
         seen |= content_terms(f"{h.document.meta.title} {h.chunk.heading}") | content_terms(h.chunk.text)
     missing = cands.terms.topic - seen
-    return {t for t in missing if t not in cands.absent_terms or not variant_of(t, seen)}
+    return {t for t in missing
+            if not run_together(t, seen) and (t not in cands.absent_terms or not misspelling_of(t, seen))}
 
 
 def as_words(cands: Candidates, terms: set[str]) -> tuple[str, ...]:

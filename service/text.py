@@ -97,21 +97,30 @@ def content_bigrams(text: str) -> tuple[tuple[str, str], ...]:
 FUZZY_MIN_LENGTH, FUZZY_MIN_LENGTH_2 = 7, 10
 
 
-def variant_of(term: str, seen: frozenset[str] | set[str]) -> bool:
-    """`term` (a stemmed word) is written differently from one of the `seen` terms: two seen words (or a
-    word and a stopword) run together ("covid19", "ofwater"), or a spelling within the edit distance above."""
-    from rapidfuzz.distance import Levenshtein
-    from rapidfuzz.process import extractOne
-
+def run_together(term: str, seen: frozenset[str] | set[str]) -> bool:
+    """`term` is two seen words (or a seen word and a stopword) written as one: "covid19", "ofwater"."""
     for i in range(2, len(term) - 1):
         head, tail = term[:i], term[i:]
         if all(stem(part) in seen or part in STOPWORDS for part in (head, tail)) and not (
                 head in STOPWORDS and tail in STOPWORDS):
             return True
+    return False
+
+
+def misspelling_of(term: str, seen: frozenset[str] | set[str]) -> bool:
+    """`term` is within the edit distance above of a seen term ("carageenan"/"carrageenan")."""
+    from rapidfuzz.distance import Levenshtein
+    from rapidfuzz.process import extractOne
+
     if len(term) < FUZZY_MIN_LENGTH:
         return False
     edits = 2 if len(term) >= FUZZY_MIN_LENGTH_2 else 1
     return extractOne(term, seen, scorer=Levenshtein.distance, score_cutoff=edits) is not None
+
+
+def variant_of(term: str, seen: frozenset[str] | set[str]) -> bool:
+    """`term` (a stemmed word) is written differently from the `seen` terms: run together or misspelt."""
+    return run_together(term, seen) or misspelling_of(term, seen)
 
 
 @dataclass(frozen=True)
