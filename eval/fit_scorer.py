@@ -40,8 +40,10 @@ HELDOUT_SHARE = 0.3
 # summary: at least the share of the summary's probability at which the points of the judged sources keep
 # POINT_PRECISION_TARGET (a point is at least as likely right as wrong). An absolute cut at that precision
 # (0.83-0.89 with the models fitted so far) left most default-corpus answers without points: a share adapts
-# to how sure the scorer is of the question as a whole. (On all of PubMedQA, with the shipped trees: share
-# 0.79 / 0.83 / 0.86 gave point precision 0.36 / 0.41 / 0.45 and COVID-QA exact-in-answer 0.50 / - / 0.47.)
+# to how sure the scorer is of the question as a whole. service/select.py applies the share to sentences of
+# the summary's own document only. (On all of PubMedQA, with the shipped trees and the share applied to every
+# document: share 0.79 / 0.83 / 0.86 gave point precision 0.36 / 0.41 / 0.45, and COVID-QA exact-in-answer
+# 0.50 / - / 0.47; with the share on the summary's document only, 0.42 at 0.86.)
 POINT_DECISION_BOUNDARY = 0.5
 POINT_PRECISION_TARGET = 0.5
 MIN_JUDGED = 20

@@ -80,9 +80,15 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     threshold = point_threshold if point_threshold is not None else threshold
     share = point_share if point_share is not None else share
     best = max(preferred_summaries(cands, usable), key=lambda i: prob[i])
-    cut = max(threshold, share * float(prob[best]))
-    chosen = diverse_points(cands, spans, prob, best, [i for i in usable if i != best and prob[i] >= cut],
-                            max_points)
+    # Another sentence of the summary's own document must come close to the summary: it is usually a detail of
+    # the same passage (a study's method or one of its results) where the summary states its conclusion.
+    # Another document's sentence need only be more likely an answer than not: a second source is the
+    # corroboration and breadth a clinician looks for.
+    same_doc_cut = max(threshold, share * float(prob[best]))
+    summary_doc = doc_of(cands, best)
+    pool = [i for i in usable if i != best and prob[i] >= (same_doc_cut if doc_of(cands, i) == summary_doc
+                                                             else threshold)]
+    chosen = diverse_points(cands, spans, prob, best, pool, max_points)
     summary = pick(cands, spans[best], float(prob[best]))
     points = tuple(pick(cands, spans[i], float(prob[i])) for i in chosen)
     # "The indexed sources do not address: X" must be true of the sources, not only of the quoted sentences
@@ -211,6 +217,11 @@ def agreeing(cands: Candidates, s: Sentence) -> list[Sentence]:
             out.append(o)
             seen.add(other)
     return out
+
+
+def doc_of(cands: Candidates, i: int) -> str:
+    """The id of the document candidate i was quoted from."""
+    return cands.retrieval.hits[cands.items[i].hit].document.doc_id
 
 
 def covering_candidates(cands: Candidates, min_coverage: float) -> set[int]:

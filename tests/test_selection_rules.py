@@ -108,3 +108,22 @@ def test_a_sentence_in_the_summary_is_not_quoted_again_inside_a_point_from_anoth
     selection = select(scored, min_evidence=-1.0, point_threshold=0.0, point_share=0.0)
     texts = [selection.summary.text] + [p.text for p in selection.points]
     assert sum(t.count(definition) for t in texts) == 1 and len(texts) >= 2
+
+
+def test_the_share_binds_sentences_of_the_summary_document_and_other_documents_need_the_boundary_only():
+    index = MemoryRetriever([
+        make_document("a", "Sciatica", [("What is sciatica?", "Sciatica is pain along the sciatic nerve down the "
+                                         "leg. Sciatica is usually caused by a herniated lumbar disc. Sciatica "
+                                         "often settles within six weeks.")]),
+        make_document("b", "Sciatica in primary care", [("Overview", "Sciatica is leg pain from an irritated "
+                                                         "sciatic nerve root. Sciatica affects many adults.")]),
+    ])
+    from service.candidates import build_candidates
+    from service.retrieve import retrieve
+
+    scored = score(build_candidates(retrieve("What is sciatica?", index, k=10), index, 5))
+    loose = select(scored, min_evidence=-1.0, point_threshold=0.0, point_share=0.0)
+    summary_doc = loose.summary.hit.document.doc_id
+    assert {p.hit.document.doc_id for p in loose.points} == {"a", "b"}
+    strict = select(scored, min_evidence=-1.0, point_threshold=0.0, point_share=100.0)
+    assert strict.points and all(p.hit.document.doc_id != summary_doc for p in strict.points)
