@@ -281,15 +281,18 @@ class ExactVectors:
             return out
         order = np.argsort(positions, kind="stable")  # ascending reads
         pos = positions[order]
-        cut = np.flatnonzero(np.diff(pos) > self._gap_rows) + 1
-        fd = self._file.fileno()
-        for lo, hi in zip(np.concatenate([[0], cut]).tolist(), np.concatenate([cut, [len(pos)]]).tolist()):
-            first, count = int(pos[lo]), int(pos[hi - 1] - pos[lo]) + 1
-            data = os.pread(fd, count * self._row_bytes, self._offset + first * self._row_bytes)
-            if len(data) != count * self._row_bytes:
-                raise OSError(f"{self._path}: short read at row {first} (file truncated?)")
-            block = np.frombuffer(data, self.dtype).reshape(count, self.dim)
-            out[order[lo:hi]] = block[pos[lo:hi] - first]
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(pos) > self._gap_rows) + 1])
+        ends = np.append(starts[1:], len(pos))
+        first = pos[starts]
+        count = pos[ends - 1] - first + 1  # rows of each run of nearby positions: one read each
+        fd, pread = self._file.fileno(), os.pread
+        data = b"".join([pread(fd, size, at) for size, at in
+                         zip((count * self._row_bytes).tolist(), (self._offset + first * self._row_bytes).tolist())])
+        if len(data) != int(count.sum()) * self._row_bytes:
+            raise OSError(f"{self._path}: short read (file truncated?)")
+        run = np.repeat(np.arange(len(starts)), ends - starts)  # the run each position was read in
+        at = (np.cumsum(count) - count)[run] + pos - first[run]  # its row in the joined reads
+        out[order] = np.frombuffer(data, self.dtype).reshape(-1, self.dim)[at]
         return out
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
