@@ -75,7 +75,8 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
         return Selection(None, (), True, as_words(cands, missing), evidence, coverage)
     prob = span_probabilities(cands, spans, scored.probability)
     # quote from documents that address the question as a whole, when some do (a shared word is not a topic)
-    usable = [i for i in usable if i in covering_candidates(cands, min_coverage)] or usable
+    covering = covering_candidates(cands, min_coverage)
+    usable = [i for i in usable if i in covering] or usable
     threshold, share = default_point_cut()
     threshold = point_threshold if point_threshold is not None else threshold
     share = point_share if point_share is not None else share
