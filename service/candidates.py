@@ -80,7 +80,7 @@ _BACK_REFERENCE = re.compile(
 # A study's set-up rather than its result: used only together with the result that follows it.
 _SETUP = re.compile(
     r"\b(we (studied|examined|investigated|assessed|evaluated|enrolled|recruited|conducted|performed|analy[sz]ed|"
-    r"reviewed|compared|included|aimed|sought|hypothesi[sz]ed)|(and|&) colleagues (studied|examined|"
+    r"reviewed|compared|included|aimed|sought|hypothesi[sz]ed)|(and|&) colleagues (\(\d{4}\) )?(studied|examined|"
     r"investigated|assessed|evaluated|enrolled|recruited|followed|compared|reviewed|tested)|(was|were) "
     r"(enrolled|recruited|randomi[sz]ed|included|invited)|the (aim|purpose|objective|goal)s? (of|was|were)|"
     r"(aimed|designed|sought) to|this study (examined|investigated|assessed|evaluated|aimed)|"

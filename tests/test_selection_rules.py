@@ -127,3 +127,14 @@ def test_the_share_binds_sentences_of_the_summary_document_and_other_documents_n
     assert {p.hit.document.doc_id for p in loose.points} == {"a", "b"}
     strict = select(scored, min_evidence=-1.0, point_threshold=0.0, point_share=100.0)
     assert strict.points and all(p.hit.document.doc_id != summary_doc for p in strict.points)
+
+
+@pytest.mark.parametrize("sentence, setup", [
+    ("Majlesi and colleagues (2008) compared the slump test with the straight leg raise in a small study.", True),
+    ("Harris and colleagues studied the slump test in adults with sciatica.", True),
+    ("Schwarzer and colleagues (1995) estimated that the joint was the source in at least 13%.", False),
+])
+def test_a_study_set_up_is_recognised_with_or_without_the_year(sentence, setup):
+    from service.candidates import _SETUP
+
+    assert bool(_SETUP.search(sentence)) is setup
