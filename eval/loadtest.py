@@ -190,6 +190,20 @@ def verdict(result: dict) -> list[str]:
     return missed
 
 
+# The line service/deps.py logs when its background warm-up of sentence profiles ends (either way).
+WARM_UP_DONE = ("sentence profiles of", "sentence profiles not warmed")
+
+
+async def wait_warmed(log, timeout: float) -> float:
+    """Seconds from ready until the server logs the end of its warm-up (or timeout, whichever first)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if any(line in log_tail(log, 10**9) for line in WARM_UP_DONE):
+            break
+        await asyncio.sleep(0.5)
+    return time.monotonic() - started
+
+
 async def run(args) -> dict:
     """Start the server, wait for ready, drive it, stop it gracefully; return the measurements."""
     port = args.port or free_port()
@@ -203,11 +217,13 @@ async def run(args) -> dict:
     proc = start_server(args.index, port, env, log)
     try:
         ready_s = await wait_ready(base, proc, args.ready_timeout, log)
+        warmed_s = await wait_warmed(log, args.warm_up_timeout) if args.after_warm_up else None
         rss_ready = rss_mb(proc.pid)
         result = await drive(base, questions, args.concurrency, args.duration, args.max_requests,
                              args.endpoint, args.top_k)
         result.update(endpoint="/" + args.endpoint, concurrency=args.concurrency, questions=len(questions),
-                      ready_s=round(ready_s, 2), rss_mb_ready=rss_ready and round(rss_ready),
+                      ready_s=round(ready_s, 2), warm_up_s=warmed_s and round(warmed_s, 1),
+                      rss_mb_ready=rss_ready and round(rss_ready),
                       rss_mb_end=round(rss_mb(proc.pid) or 0), rss_mb_peak=round(rss_mb(proc.pid, "VmHWM") or 0))
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -239,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="MEDCITE_MODEL for the server (default: inherited)")
     p.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
     p.add_argument("--ready-timeout", type=float, default=60.0)
+    p.add_argument("--after-warm-up", action="store_true",
+                   help="start the load once the server has warmed its sentence profiles (steady state); "
+                        "without it the load starts at ready and overlaps the warm-up")
+    p.add_argument("--warm-up-timeout", type=float, default=300.0)
     p.add_argument("--output", type=Path, default=None, help="also write the measurements as JSON")
     args = p.parse_args(argv)
     if not 1 <= args.concurrency <= 256:

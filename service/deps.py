@@ -14,6 +14,7 @@ import anyio
 from fastapi import Depends, HTTPException, Request
 
 from service import schemas
+from service.candidates import PROFILE_CACHE_CHUNKS, warm_profiles
 from service.errors import index_unavailable, public_text
 from service.middleware import Metrics
 from service.settings import Settings
@@ -122,6 +123,9 @@ class ServiceState:
         if self.ready_after_s is None:
             self.ready_after_s = time.monotonic() - self.started
             log.info("ready in %.2f s: %d chunks, %d documents", self.ready_after_s, len(index), len(documents))
+        if len(index) <= PROFILE_CACHE_CHUNKS:
+            threading.Thread(target=warm, args=(index, [d.doc_id for d in documents]), daemon=True,
+                             name="warm-profiles").start()
 
 
     def recover_uploads(self) -> None:
@@ -238,3 +242,15 @@ def to_filters(f: schemas.FiltersIn | None):
     from index.types import Filters
 
     return Filters(types=tuple(f.type), year_min=f.year_min, year_max=f.year_max)
+
+
+def warm(index, doc_ids: list[str]) -> None:
+    """Profile every chunk's sentences in the background (service/candidates.py warm_profiles): the first
+    answers that retrieve a chunk then skip the work. A failure only costs speed, never an answer."""
+    started = time.monotonic()
+    try:
+        count = warm_profiles(index, doc_ids)
+    except Exception:  # noqa: BLE001 - a reopened or closed index ends the warm-up; answers compute as before
+        log.warning("sentence profiles not warmed", exc_info=True)
+        return
+    log.info("sentence profiles of %d chunks warmed in %.1f s", count, time.monotonic() - started)

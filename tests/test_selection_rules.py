@@ -138,3 +138,17 @@ def test_a_study_set_up_is_recognised_with_or_without_the_year(sentence, setup):
     from service.candidates import _SETUP
 
     assert bool(_SETUP.search(sentence)) is setup
+
+
+def test_warming_profiles_every_chunk_leaves_a_question_nothing_to_profile():
+    from service.candidates import build_candidates, chunk_profile, warm_profiles
+    from service.retrieve import retrieve
+
+    index = MemoryRetriever(two_topic_corpus())
+    chunk_profile.cache_clear()
+    assert warm_profiles(index, ["dbe", "tavi"], batch=1) == 2
+    assert chunk_profile.cache_info().currsize == 2
+    before = chunk_profile.cache_info()
+    build_candidates(retrieve("Is double balloon enteroscopy safe in the community?", index, k=10), index, 5)
+    after = chunk_profile.cache_info()
+    assert after.misses == before.misses and after.hits == before.hits + 2
