@@ -159,6 +159,27 @@ def wait_ready(client, timeout: float = 10.0) -> None:
         raise AssertionError(f"not ready: {r.json()}")
 
 
+def wait_http_ready(base: str, seconds: float = 10.0, proc=None, interval: float = 0.05) -> None:
+    """Poll a live server's /readyz until it answers 200; fail if `proc` (the server's process) died first
+    or the time runs out."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+            raise AssertionError(f"server exited with {proc.returncode}: {err}")
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(interval)
+    raise AssertionError(f"{base} not ready after {seconds:.0f} s")
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     import socket

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from api_support import CITES, EVIDENCE_DOCS, FakeIndex, fake_app, free_port
+from api_support import CITES, EVIDENCE_DOCS, FakeIndex, fake_app, free_port, wait_http_ready
 from browser_support import chromium_page
 
 pytestmark = pytest.mark.browser
@@ -28,14 +26,7 @@ def serve(app):
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
+    wait_http_ready(url)
     yield url
     server.should_exit = True
     thread.join(10)

@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -123,21 +122,8 @@ def start_replica(index: Path, port: int) -> subprocess.Popen:
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def wait_ready(base: str, proc: subprocess.Popen) -> None:
-    """Poll /readyz until 200 (at most 60 s)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{base} never became ready")
-
-
 def test_two_replicas_serve_one_index_read_only(tmp_path):
-    from test_browser import free_port
+    from api_support import free_port, wait_http_ready
 
     ingest_paths([ROOT / "corpus"], tmp_path / "idx", FakeEmbedder())
     index = (tmp_path / "idx").resolve()
@@ -147,7 +133,7 @@ def test_two_replicas_serve_one_index_read_only(tmp_path):
     try:
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         for base, proc in zip(bases, procs):
-            wait_ready(base, proc)
+            wait_http_ready(base, 60, proc, 0.2)
         question = {"query": "What causes buttock pain?", "top_k": 5}
         results = [httpx.post(base + "/search", json=question, timeout=30).json() for base in bases]
         assert results[0] == results[1] and len(results[0]["hits"]) == 5

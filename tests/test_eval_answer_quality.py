@@ -7,14 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api_support import wait_http_ready
 from eval.answer_quality import (
     GoldAnswer, aggregate, contract_problems, covered, exact_strings, inside, lead, load_gold, rouge2, score_answer,
     score_lead, tokens,
@@ -170,21 +169,6 @@ def test_inside_and_covered_equal_answer_bench(text, snippets):
     assert covered(snippets[0], set(tokens(text))) == bench.covered(snippets[0], set(bench.toks(text)))
 
 
-def wait_ready(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
-    """Poll /readyz until the server answers 200 (fail when the process died)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("server not ready")
-
-
 @needs_bench
 def test_medcite_eval_equals_answer_bench_against_a_server_on_the_same_index(tmp_path):
     from eval.runner import run_eval
@@ -198,7 +182,7 @@ def test_medcite_eval_equals_answer_bench_against_a_server_on_the_same_index(tmp
     server = subprocess.Popen([sys.executable, "-m", "service", "serve", "--index", str(index_dir), "--port", str(PORT)],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        wait_ready(url, server)
+        wait_http_ready(url, 60, server, 0.2)
         bench = subprocess.run([sys.executable, str(BENCH), url, str(TINY), "--out", str(tmp_path / "bench.jsonl")],
                                capture_output=True, text=True, timeout=300, check=True)
     finally:

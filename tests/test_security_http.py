@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import httpx
 import uvicorn
 
-from api_support import fake_app
+from api_support import fake_app, wait_http_ready
 from service.middleware import server_options
 from service.settings import Settings
 from test_browser import free_port
@@ -31,14 +31,7 @@ def live_server(settings: Settings):
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.02)
+    wait_http_ready(base, interval=0.02)
     try:
         yield base, port
     finally:
