@@ -106,13 +106,3 @@ def question_intent(question: str) -> Intent:
         if frame.search(question):
             return Intent(kind)
     return Intent(GENERAL)
-
-
-def sentence_cues(sentence: str) -> tuple[bool, ...]:
-    """Which intents' sentence cues a sentence matches, in INTENTS order (cached per sentence by the caller)."""
-    return tuple(bool(_SENTENCE_CUES[k].search(sentence)) for k in INTENTS)
-
-
-def heading_cues(heading: str) -> tuple[bool, ...]:
-    """Which intents' heading cues a heading matches, in INTENTS order."""
-    return tuple(bool(heading) and bool(_HEADING_CUES[k].search(heading)) for k in INTENTS)

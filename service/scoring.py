@@ -6,7 +6,7 @@ pairs from several sources and saved as service/models/sentence_scorer.json: the
 names, the data it was fitted on, held-out scores per source and the thresholds chosen with it. Trees
 rather than one weight per feature because the signals interact: a sentence late in a document says
 something different when it states a claim than when it reports a p value (held-out top-1 precision on
-PubMedQA 0.68 with logistic regression, 0.87 with trees; the JSON's "scores" hold the figures of the
+PubMedQA 0.68 with logistic regression, 0.86 with trees; the JSON's "scores" hold the figures of the
 shipped fit). Applying the trees is a few numpy gathers over all candidates and trees at once;
 scikit-learn is needed only to refit. A logistic-regression file (kind "logistic") is still read.
 """

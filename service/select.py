@@ -18,7 +18,7 @@ import numpy as np
 from service.answer_types import Pick, Selection
 from service.candidates import Candidates, Sentence
 from service.scoring import Scored
-from service.text import collapse, content_terms, misspelling_of, run_together, similarity, stem, words
+from service.text import collapse, content_terms, similarity, stem, variant_of, words
 
 # Calibrated by eval/abstention.py (MiniLM, medquad-dev vs tests/data/offtopic_questions.txt): the best
 # chunk's cosine to the question below which the sources are taken not to be about it.
@@ -282,8 +282,7 @@ def unaddressed_terms(cands: Candidates, hit_indexes) -> set[str]:
         h = hits[i]
         seen |= content_terms(f"{h.document.meta.title} {h.chunk.heading}") | content_terms(h.chunk.text)
     missing = cands.terms.topic - seen
-    return {t for t in missing
-            if not run_together(t, seen) and (t not in cands.absent_terms or not misspelling_of(t, seen))}
+    return {t for t in missing if not variant_of(t, seen, fuzzy=t in cands.absent_terms)}
 
 
 def as_words(cands: Candidates, terms: set[str]) -> tuple[str, ...]:

@@ -79,14 +79,20 @@ def _content_terms(text: str) -> tuple[str, ...]:
     a cache of 100k chunks' sentences does not make every full collection (which pauses every request
     in flight) walk it; with frozensets cached, those pauses reached 250 ms (measured with gc.callbacks).
     """
-    return tuple({stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())})
+    return tuple(set(content_sequence(text)))
+
+
+def content_sequence(text: str) -> list[str]:
+    """The text's content terms in reading order: stemmed words that are not stopwords (numbers and words of
+    two letters or more)."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
 @lru_cache(maxsize=200_000)
 def content_bigrams(text: str) -> tuple[tuple[str, str], ...]:
     """Adjacent pairs of the text's content terms in reading order (stopwords skipped, so "pain in the
     lower back" and "lower back pain" share ("lower", "back")); cached, as tuples (see content_terms)."""
-    seq = [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    seq = content_sequence(text)
     return tuple(sorted(set(zip(seq, seq[1:]))))
 
 
@@ -118,9 +124,10 @@ def misspelling_of(term: str, seen: frozenset[str] | set[str]) -> bool:
     return extractOne(term, seen, scorer=Levenshtein.distance, score_cutoff=edits) is not None
 
 
-def variant_of(term: str, seen: frozenset[str] | set[str]) -> bool:
-    """`term` (a stemmed word) is written differently from the `seen` terms: run together or misspelt."""
-    return run_together(term, seen) or misspelling_of(term, seen)
+def variant_of(term: str, seen: frozenset[str] | set[str], fuzzy: bool = True) -> bool:
+    """`term` (a stemmed word) is written differently from the `seen` terms: run together, or (when `fuzzy`)
+    misspelt."""
+    return run_together(term, seen) or (fuzzy and misspelling_of(term, seen))
 
 
 @dataclass(frozen=True)
