@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from service.answer_types import Answer, Point  # noqa: F401  (Point: re-exported for callers)
+from service.answer_types import SOURCE_DOCUMENTS, Answer, Point  # noqa: F401  (Point: re-exported for callers)
 from service.candidates import build_candidates
 from service.compose import DEFAULT_ABSTAIN_TEXT, compose
 from service.retrieve import retrieve
@@ -40,7 +40,7 @@ def answer(
     index,
     embedder=None,
     *,
-    top_k: int = 5,
+    top_k: int = SOURCE_DOCUMENTS,
     filters=None,
     disclaimer: str = DEFAULT_DISCLAIMER,
     abstain_text: str = DEFAULT_ABSTAIN_TEXT,

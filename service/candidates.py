@@ -77,6 +77,12 @@ _BACK_REFERENCE = re.compile(
     r"one of these|each of these|all of these|both of these|none of these|in both)\b",
     re.IGNORECASE,
 )
+# "These resources address the management of X: - A - B": a demonstrative with a noun of its own whose
+# referent is the list after the colon of the same sentence points forward, not back. (A bare pronoun, as in
+# "These include: ...", still leans on the sentence before.)
+_NAMES_ITS_LIST = re.compile(
+    r"^\W*(these|this|those)\s+(?!(include|includes|are|is|were|was|can|may|will|have|has|could|might|should|"
+    r"do|does|also|often|usually)\b)[a-z\-]+\b[^:]*:\s*\S.*( - |;|,)", re.IGNORECASE | re.DOTALL)
 # A study's set-up rather than its result: used only together with the result that follows it.
 _SETUP = re.compile(
     r"\b(we (studied|examined|investigated|assessed|evaluated|enrolled|recruited|conducted|performed|analy[sz]ed|"
@@ -220,6 +226,11 @@ def first_documents(hits, k: int) -> set[str]:
 PROFILE_CACHE_CHUNKS = 50_000
 
 
+def leans_back(sentence: str) -> bool:
+    """The sentence opens with a word pointing at the sentence before it (not at a list it holds itself)."""
+    return bool(_BACK_REFERENCE.match(sentence)) and not _NAMES_ITS_LIST.match(sentence)
+
+
 @lru_cache(maxsize=PROFILE_CACHE_CHUNKS)
 def chunk_profile(text: str, heading: str, records: tuple) -> tuple[_Profile, ...]:
     """The question-independent facts of every stored sentence of a chunk; cached, so a warm service
@@ -231,7 +242,7 @@ def chunk_profile(text: str, heading: str, records: tuple) -> tuple[_Profile, ..
         clean = collapse(raw)
         out.append(_Profile(
             n, start, rec.end, clean, tuple(content_terms(clean)), not is_boilerplate(raw, heading),
-            bool(_BACK_REFERENCE.match(clean)), bool(_SETUP.search(clean)), bool(_DIGIT.search(clean)),
+            leans_back(clean), bool(_SETUP.search(clean)), bool(_DIGIT.search(clean)),
             bool(_IN_TEXT_CITATION.search(clean)), bool(_STATISTICS.search(clean)), bool(_CLAIM.search(clean)),
             bool(_PROCEDURE.search(clean)), bool(_PRESENT.search(clean)), content_bigrams(clean),
             len(clean.split()), int(rec.row)))
@@ -239,10 +250,10 @@ def chunk_profile(text: str, heading: str, records: tuple) -> tuple[_Profile, ..
 
 
 @lru_cache(maxsize=200_000)
-def sentence_cue(sentence: str, kind: str) -> bool:
+def sentence_cue(sentence: str, intent: Intent) -> bool:
     """The sentence gives an answer of the asked kind; cached per (sentence, kind), and only the asked kind is
     tested: testing all ten intents' patterns up front was a sixth of a cold answer's time."""
-    return Intent(kind).sentence_cue(sentence)
+    return intent.sentence_cue(sentence)
 
 
 def warm_profiles(index, doc_ids, batch: int = 256) -> int:
@@ -338,7 +349,7 @@ def feature_matrix(retrieval: Retrieval, intent: Intent, qterms: QueryTerms, wei
         row[col["template_terms"]] = (len(qterms.generic & s.terms) / len(qterms.generic)) if qterms.generic else 0.0
         row[col["heading_match"]] = heading_match
         row[col["heading_intent"]] = heading_intent
-        row[col["sentence_intent"]] = sentence_cue(p.text, intent.kind)
+        row[col["sentence_intent"]] = sentence_cue(p.text, intent)
         row[col["defines"]] = bool(defined) and defines(s.text, defined)
         row[col["both_sides"]] = bool(compared) and bool(s.terms & compared[0]) and bool(s.terms & compared[1])
         row[col["number_for_figure"]] = intent.kind in (FIGURE, DIAGNOSIS) and p.has_number

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from service.errors import index_unavailable, one_line
+from service.answer_types import SOURCE_DOCUMENTS
 from service.settings import Settings
 
 EPILOG = """examples:
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     index_arg(p)
     p.add_argument("--json", action="store_true", help="print the answer as the API's JSON")
-    p.add_argument("--top-k", type=int, default=5, help="documents to compose the answer from (1-20)")
+    p.add_argument("--top-k", type=int, default=SOURCE_DOCUMENTS, help="documents to compose the answer from (1-20)")
     p = sub.add_parser("eval", help="evaluate retrieval (and answers) on a BEIR dataset", formatter_class=raw,
                        epilog="examples:\n  medcite eval --dataset data/medquad-dev\n"
                               "  medcite eval --dataset data/medquad-dev --retrievers bm25,hybrid "

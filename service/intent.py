@@ -36,7 +36,8 @@ _QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
     (TREATMENT, re.compile(r"\b(treat\w*|therap\w*|manag\w*|what helps|relie\w*|cure\w*|medication|drugs?|surgery|"
                            r"exercise|rehabilitation|physiotherapy|injection|intervention|prevent\w*|what can be done"
                            r"|should .* (do|take|avoid))\b", _I)),
-    (CAUSE, re.compile(r"\b(causes?|caused|why|what leads to|risk factors?|due to|etiology|aetiology|origin|"
+    (CAUSE, re.compile(r"\b(genetic (changes?|basis|causes?|mutations?)|(which|what) (genes?|mutations?)|"
+                       r"(genes?|mutations?) (related|linked|associated|involved)|causes?|caused|why|what leads to|risk factors?|due to|etiology|aetiology|origin|"
                        r"source of|where does .* come from)\b", _I)),
     (PROGNOSIS, re.compile(r"\b(prognosis|outlook|outcomes?|recover\w*|survival|mortality|go away|get better|"
                            r"last|how long|natural history|course)\b", _I)),
@@ -85,24 +86,42 @@ _HEADING_CUES: dict[str, re.Pattern] = {
 }
 
 
+# The items a list question asks for, when they are another intent's kind of answer: "What are the treatments
+# for X?" wants a list, and a sentence about treating X answers it too (as does a "Treatment" section).
+_LIST_ITEMS: tuple[tuple[str, re.Pattern], ...] = (
+    (TREATMENT, re.compile(r"\b(treatments?|therapies|options|interventions|drugs|medications)\b", _I)),
+    (CAUSE, re.compile(r"\b(causes|risk factors)\b", _I)),
+)
+
+
 @dataclass(frozen=True)
 class Intent:
     """What kind of answer the question wants."""
 
     kind: str  # one of INTENTS
+    items: str = ""  # for a LIST question, the intent its items belong to (TREATMENT for "treatments"), else ""
 
     def sentence_cue(self, sentence: str) -> bool:
         """The sentence gives this kind of answer (a figure for a figure question, ...)."""
-        return bool(_SENTENCE_CUES[self.kind].search(sentence))
+        return any(_SENTENCE_CUES[kind].search(sentence) for kind in self.kinds())
 
     def heading_cue(self, heading: str) -> bool:
         """The section heading is where this kind of answer is found."""
-        return bool(heading) and bool(_HEADING_CUES[self.kind].search(heading))
+        return bool(heading) and any(_HEADING_CUES[kind].search(heading) for kind in self.kinds())
+
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of answer that count: the intent's own, and its items' for a list."""
+        return (self.kind, self.items) if self.items else (self.kind,)
 
 
 def question_intent(question: str) -> Intent:
     """The intent of a question: the first matching frame, else GENERAL."""
     for kind, frame in _QUESTION_FRAMES:
         if frame.search(question):
-            return Intent(kind)
+            return Intent(kind, list_items(question) if kind == LIST else "")
     return Intent(GENERAL)
+
+
+def list_items(question: str) -> str:
+    """The intent a list question's items belong to, else ""."""
+    return next((kind for kind, pattern in _LIST_ITEMS if pattern.search(question)), "")

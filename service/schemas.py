@@ -7,7 +7,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from index.types import DocumentRecord, Hit
 from ingest.documents import DOC_TYPES, CitedWork
-from service.answer_types import Answer, Reference
+from service.answer_types import SOURCE_DOCUMENTS, Answer, Reference
 
 MAX_QUESTION_CHARS = 2000
 DocType = Literal[DOC_TYPES]  # type: ignore[valid-type]
@@ -60,7 +60,7 @@ class AskRequest(BaseModel):
         "examples": [{"question": "What is the difference between pain in the buttocks and low back pain?"}]})
 
     question: checked_text("question")
-    top_k: int = Field(5, ge=1, le=20, description="passages to compose the answer from")
+    top_k: int = Field(SOURCE_DOCUMENTS, ge=1, le=20, description="documents to compose the answer from")
     filters: FiltersIn | None = None
 
 

@@ -167,6 +167,13 @@ _AUTHORS = re.compile(r"([A-Z][A-Za-z'\-]+\s+[A-Z]{1,3},\s*){2,}")  # "van Tulde
 _URL_ONLY = re.compile(r"^\W*(https?://\S+|www\.\S+)\W*$", re.I)
 _LIST_MARK = re.compile(r"^\s*([-*\u2022]|\d+[.)])\s+")
 MIN_WORDS, MAX_WORDS = 6, 80
+# A sentence announcing what comes after it ("the following list of symptoms", "the table below") says nothing
+# by itself: quoted alone it points at text the answer does not contain. It stands alone only when what it
+# announces follows in the same sentence, after a colon. ("the following day" means the next one: not counted.)
+_ANNOUNCES = re.compile(r"\b(the following\b(?! (day|days|week|weeks|month|months|year|years|morning|night|"
+                        r"evening|visit))|as follows|(listed|shown|given|described|summari[sz]ed) below|"
+                        r"(table|figure|list|box|section) below)", re.I)
+_ANNOUNCED_HERE = re.compile(r":\s*\S")
 
 
 def is_boilerplate(sentence: str, heading: str = "") -> bool:
@@ -177,7 +184,7 @@ def is_boilerplate(sentence: str, heading: str = "") -> bool:
         return True
     if _REF_HEADING.match(heading or ""):
         return True
-    if s.endswith("?") or s.endswith(":"):
+    if s.endswith("?") or s.endswith(":") or announces_absent_text(s):
         return True
     if _CAPTION.match(s) or is_legal(s) or _URL_ONLY.match(s) or is_citation(s):
         return True
@@ -188,6 +195,11 @@ def is_boilerplate(sentence: str, heading: str = "") -> bool:
         return True  # a heading alone or a list fragment, not a sentence
     letters = sum(map(str.isalpha, s))
     return letters < 0.6 * len(s.replace(" ", ""))  # tables of numbers, codes
+
+
+def announces_absent_text(sentence: str) -> bool:
+    """The sentence announces a list, table or text after it and does not itself contain it."""
+    return bool(_ANNOUNCES.search(sentence)) and not _ANNOUNCED_HERE.search(sentence)
 
 
 def is_citation(s: str) -> bool:

@@ -152,3 +152,84 @@ def test_warming_profiles_every_chunk_leaves_a_question_nothing_to_profile():
     build_candidates(retrieve("Is double balloon enteroscopy safe in the community?", index, k=10), index, 5)
     after = chunk_profile.cache_info()
     assert after.misses == before.misses and after.hits == before.hits + 2
+
+
+@pytest.mark.parametrize("sentence, absent", [
+    ("The Human Phenotype Ontology provides the following list of signs and symptoms for Norrie disease.", True),
+    ("If the information is available, the table below includes how often each symptom is seen.", True),
+    ("The steps are as follows.", True),
+    ("The following factors raise the risk: smoking, obesity and older age.", False),  # the list is quoted too
+    ("Most patients could walk unaided the following week after the operation.", False),  # "the next week"
+    ("Norrie disease is caused by mutations in the NDP gene.", False),
+])
+def test_a_sentence_announcing_text_it_does_not_hold_is_not_quotable(sentence, absent):
+    from service.text import announces_absent_text, is_boilerplate
+
+    assert announces_absent_text(sentence) is absent
+    assert is_boilerplate(sentence) is absent
+
+
+@pytest.mark.parametrize("sentence, leans", [
+    ("These resources address the diagnosis or management of Norrie disease: - Gene Review - MedlinePlus", False),
+    ("These include: fever, cough and aching muscles.", True),  # a bare pronoun: what do "these" belong to?
+    ("These patients were excluded from the analysis.", True),
+    ("This trial found no benefit of surgery over physiotherapy.", True),
+    ("However, pain returned in a third of patients.", True),
+])
+def test_a_demonstrative_that_names_the_list_after_it_does_not_lean_back(sentence, leans):
+    from service.candidates import leans_back
+
+    assert leans_back(sentence) is leans
+
+
+@pytest.mark.parametrize("question, kind, items", [
+    ("What are the treatments for Norrie disease?", "list", "treatment"),
+    ("What are the options for managing sciatica?", "list", "treatment"),
+    ("What are the causes of buttock pain?", "list", "cause"),
+    ("What are the symptoms of influenza?", "list", ""),
+    ("What are the genetic changes related to Norrie disease?", "cause", ""),
+    ("Which genes are linked to autism?", "cause", ""),
+    ("What is Norrie disease?", "definition", ""),
+])
+def test_a_list_question_carries_the_kind_of_its_items(question, kind, items):
+    from service.intent import question_intent
+
+    intent = question_intent(question)
+    assert (intent.kind, intent.items) == (kind, items)
+
+
+def test_a_list_of_treatments_counts_treatment_sentences_and_headings_as_answers():
+    from service.intent import question_intent
+
+    intent = question_intent("What are the treatments for Norrie disease?")
+    assert intent.sentence_cue("Surgery can slow retinal detachment in some infants.")
+    assert intent.heading_cue("Management")
+    assert not intent.sentence_cue("Norrie disease affects the retina.")
+    assert not question_intent("What are the symptoms of Norrie disease?").heading_cue("Management")
+
+
+def test_the_document_search_ranked_first_is_cited_even_below_the_point_cut():
+    from service.candidates import build_candidates
+    from service.retrieve import retrieve
+    from service.scoring import Scored
+
+    index = MemoryRetriever([
+        make_document("gene", "Norrie disease genetics", [("Genetics", "Norrie disease in children is caused by "
+                                                           "mutations in the NDP gene on the X chromosome.")]),
+        make_document("care", "Norrie disease care", [("Care", "Early special education helps children with "
+                                                       "Norrie disease who are blind or deaf.")]),
+    ])
+    cands = build_candidates(retrieve("What is known about Norrie disease in children?", index, k=10), index, 5)
+    top = cands.retrieval.hits[0].document.doc_id
+    other = ({"gene", "care"} - {top}).pop()
+    # the scorer prefers the other document's sentence; the top document's is under the point cut (0.5)
+    prob = np.array([0.9 if cands.retrieval.hits[s.hit].document.doc_id == other else 0.3 for s in cands.items])
+    selection = select(Scored(cands, prob), min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5,
+                       point_share=0.0)
+    assert selection.summary.hit.document.doc_id == other
+    assert [p.hit.document.doc_id for p in selection.points] == [top]
+    # below the floor it is not quoted: the scorer all but rules it out
+    prob[prob == 0.3] = 0.1
+    selection = select(Scored(cands, prob), min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5,
+                       point_share=0.0)
+    assert selection.points == ()
