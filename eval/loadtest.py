@@ -110,7 +110,7 @@ async def wait_ready(base: str, proc: subprocess.Popen, timeout: float, log) -> 
 
 
 async def drive(base: str, questions: list[str], concurrency: int, duration: float, max_requests: int,
-                endpoint: str, top_k: int) -> dict:
+                endpoint: str, top_k: int | None) -> dict:
     """Keep `concurrency` requests in flight for `duration` seconds (or max_requests); measure each."""
     latencies: list[float] = []
     finished: list[float] = []  # seconds since start at which each latency was measured
@@ -126,7 +126,8 @@ async def drive(base: str, questions: list[str], concurrency: int, duration: flo
         while time.monotonic() < deadline and sent < max_requests:
             q = questions[sent % len(questions)]
             sent += 1
-            payload = {"question": q, "top_k": top_k} if endpoint == "ask" else {"query": q, "top_k": 10}
+            payload = ({"question": q, **({"top_k": top_k} if top_k else {})} if endpoint == "ask"
+                       else {"query": q, "top_k": 10})
             t0 = time.perf_counter()
             try:
                 r = await client.post("/" + endpoint, json=payload)
@@ -251,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--question-limit", type=int, default=1000,
                    help="use the first N questions, asked in turn (more than a run sends: every one is new)")
     p.add_argument("--endpoint", choices=("ask", "search"), default="ask")
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--top-k", type=int, default=None, help="documents per answer (default: the server's, as a client "
+                   "that sends only the question gets)")
     p.add_argument("--model", default=None, help="MEDCITE_MODEL for the server (default: inherited)")
     p.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
     p.add_argument("--ready-timeout", type=float, default=60.0)

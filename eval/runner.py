@@ -15,6 +15,7 @@ from eval.beir import BeirDataset, load_beir
 from eval.metrics import (
     DEFAULT_MEASURES, evaluate, parse_measures, per_query_scores, percentiles, recall_curve, write_run,
 )
+from service.answer_types import SOURCE_DOCUMENTS
 
 RETRIEVERS = ("bm25", "dense", "hybrid")
 RUN_DEPTH = 100  # documents ranked per query; R@100 needs 100
@@ -140,7 +141,7 @@ def index_settings(manifest: Mapping) -> dict:
     return {k: v for k, v in manifest.items() if k not in skip and isinstance(v, (str, int, float, bool, type(None), dict, list))}
 
 
-def index_answerer(index, embedder, top_k: int = 5) -> Answerer | None:
+def index_answerer(index, embedder, top_k: int = SOURCE_DOCUMENTS) -> Answerer | None:
     """service.answer.answer as a question -> Answer function."""
     from service.answer import answer
 
