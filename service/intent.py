@@ -23,7 +23,8 @@ _QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
     (DIAGNOSIS, re.compile(r"\b(how (accurate|reliable|sensitive|specific|useful|good)|accuracy|sensitivity|"
                            r"specificity|predictive value|likelihood ratio|diagnos\w*|test(s|ed|ing)? for|"
                            r"detect\w*|imaging|scan|x-ray|mri)\b", _I)),
-    (COMPARISON, re.compile(r"\b(differences?|distinction|distinguish|differ|compare[sd]?|comparison|versus|vs\.?|"
+    (COMPARISON, re.compile(r"\b(differences?|distinction|distinguish|differ|different (from|to)|compare[sd]?|"
+                            r"comparison|versus|vs\.?|"
                             r"better than|worse than|more (effective|common) than)\b", _I)),
     (FIGURE, re.compile(r"\b(how (many|much|long|often|old|large|high|low|common|frequent)|what (percentage|proportion"
                         r"|number|rate|dose|size|age|year|month)|which year|when (was|were|did)|incidence|prevalence"
@@ -37,7 +38,8 @@ _QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
                            r"exercise|rehabilitation|physiotherapy|injection|intervention|prevent\w*|what can be done"
                            r"|should .* (do|take|avoid))\b", _I)),
     (CAUSE, re.compile(r"\b(genetic (changes?|basis|causes?|mutations?)|(which|what) (genes?|mutations?)|"
-                       r"(genes?|mutations?) (related|linked|associated|involved)|causes?|caused|why|what leads to|risk factors?|due to|etiology|aetiology|origin|"
+                       r"(genes?|mutations?) (related|linked|associated|involved)|causes?|caused|why|what leads to|"
+                       r"risk factors?|due to|etiology|aetiology|origin|"
                        r"source of|where does .* come from)\b", _I)),
     (PROGNOSIS, re.compile(r"\b(prognosis|outlook|outcomes?|recover\w*|survival|mortality|go away|get better|"
                            r"last|how long|natural history|course)\b", _I)),
@@ -68,6 +70,9 @@ _SENTENCE_CUES: dict[str, re.Pattern] = {
     LIST: re.compile(r"\b(include|includes|including|such as|are|range from)\b[^.]*,[^.]*,|:\s*\w+[^.]*,", _I),
     GENERAL: re.compile(r"(?!x)x"),  # matches nothing: a general question has no cue
 }
+
+# Three or more items in a series: "the discs, the facet joints and the hip joint".
+_SERIES = re.compile(r"[^,.;:]{3,60}, [^,.;:]{3,60},? (and|or) [^,.;:]{3,60}")
 
 # Headings of sections that hold each kind of answer.
 _HEADING_CUES: dict[str, re.Pattern] = {
@@ -108,6 +113,10 @@ class Intent:
     def heading_cue(self, heading: str) -> bool:
         """The section heading is where this kind of answer is found."""
         return bool(heading) and any(_HEADING_CUES[kind].search(heading) for kind in self.kinds())
+
+    def enumerates(self, sentence: str) -> bool:
+        """A list question, and the sentence is a list of the kind asked for ("X, Y and Z can all cause ...")."""
+        return self.kind == LIST and bool(_SENTENCE_CUES[LIST].search(sentence) or _SERIES.search(sentence))
 
     def kinds(self) -> tuple[str, ...]:
         """The kinds of answer that count: the intent's own, and its items' for a list."""

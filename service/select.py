@@ -84,7 +84,7 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     threshold, share = default_point_cut()
     threshold = point_threshold if point_threshold is not None else threshold
     share = point_share if point_share is not None else share
-    best = max(preferred_summaries(cands, usable), key=lambda i: prob[i])
+    best = max(preferred_summaries(cands, usable, prob, share), key=lambda i: prob[i])
     # Another sentence of the summary's own document must come close to the summary: it is usually a detail of
     # the same passage (a study's method or one of its results) where the summary states its conclusion.
     # Another document's sentence need only be more likely an answer than not: a second source is the
@@ -102,21 +102,28 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
 
 
 # A definition question is answered by a sentence defining the asked term, a comparison by one naming both
-# sides: when such a sentence is quotable the summary is the most probable of them (the training sources
-# hold few questions of these kinds, so the fitted weights alone do not carry the preference).
+# sides, a list question by one enumerating: when such a sentence is quotable (and close enough to the most
+# probable one) the summary is the most probable of them (the training sources hold few questions of these
+# kinds, so the fitted weights alone do not carry the preference).
 _SUMMARY_PREFERENCE = ("defines", "both_sides")
 
 
-def preferred_summaries(cands: Candidates, usable: list[int]) -> list[int]:
-    """The usable candidates that give the asked kind of answer outright, else all usable ones."""
+def preferred_summaries(cands: Candidates, usable: list[int], prob: np.ndarray, share: float) -> list[int]:
+    """The usable candidates that give the asked kind of answer outright, else all usable ones. A preferred
+    sentence displaces a more probable one only when it comes as close to it as a point of the same document
+    must (`share`): "Lower back pain above the buttocks is one of the most common kinds of low back pain"
+    names both sides of "How does buttock pain differ from low back pain?" but does not answer it."""
     from service.candidates import FEATURES
 
+    floor = share * max(float(prob[i]) for i in usable)
+    close = [i for i in usable if prob[i] >= floor]
     for name in _SUMMARY_PREFERENCE:
         col = FEATURES.index(name)
-        preferred = [i for i in usable if cands.features[i, col] > 0]
+        preferred = [i for i in close if cands.features[i, col] > 0]
         if preferred:
             return preferred
-    return usable
+    # a list question: the source's own enumerating sentence, then the items as points
+    return [i for i in close if cands.intent.enumerates(cands.items[i].text)] or usable
 
 
 def default_point_cut() -> tuple[float, float]:

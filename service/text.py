@@ -266,10 +266,14 @@ _BETWEEN = re.compile(rf"\b{_CONTRAST}\s+between\s+(.+?)\s+and\s+(.+?)"
 _VERSUS = re.compile(r"^(?:(?:what|how|which|is|are|does|do)\b.*?\b(?:is|are|between)\s+)?(.+?)\s+(?:vs\.?|versus)\s+"
                      r"(.+?)\s*\??\s*$", re.I)
 
+_DIFFER = re.compile(r"\b(?:does|do|is|are)\s+(.+?)\s+(?:differ|different|compare)\s+(?:from|with|to)\s+(.+?)\s*\??\s*$",
+                     re.I)
+
 
 def compared_terms(question: str) -> tuple[frozenset[str], frozenset[str]] | None:
-    """For "the difference between X and Y" or "X versus Y": the terms only X names and only Y names."""
-    m = _BETWEEN.search(question) or _VERSUS.match(question)
+    """For "the difference between X and Y", "X versus Y" or "how does X differ from Y": the terms only X names
+    and only Y names."""
+    m = _BETWEEN.search(question) or _VERSUS.match(question) or _DIFFER.search(question)
     if not m:
         return None
     a, b = content_terms(m.group(1)), content_terms(m.group(2))

@@ -233,3 +233,57 @@ def test_the_document_search_ranked_first_is_cited_even_below_the_point_cut():
     selection = select(Scored(cands, prob), min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5,
                        point_share=0.0)
     assert selection.points == ()
+
+
+def preference_case(question: str, sentences: dict[str, float]):
+    """Scored candidates of one document holding `sentences`, with the given probabilities."""
+    from service.candidates import build_candidates
+    from service.retrieve import retrieve
+    from service.scoring import Scored
+
+    index = MemoryRetriever([make_document("a", "Buttock pain", [("Overview", " ".join(sentences))])])
+    cands = build_candidates(retrieve(question, index, k=10), index, 5)
+    return Scored(cands, np.array([sentences[s.text] for s in cands.items]))
+
+
+COMPARISON = {
+    "The distinction matters because the likely sources of pain change as pain moves towards the buttock.": 0.9,
+    "Lower back pain above the buttocks is one of the most common kinds of low back pain.": 0.6,
+}
+
+
+@pytest.mark.parametrize("share, summary", [
+    (0.0, "Lower back pain above the buttocks is one of the most common kinds of low back pain."),  # names both
+    (0.6, "Lower back pain above the buttocks is one of the most common kinds of low back pain."),  # 0.6 >= 0.54
+    (0.7, "The distinction matters because the likely sources of pain change as pain moves towards the buttock."),
+])
+def test_a_sentence_naming_both_sides_is_preferred_only_when_close_to_the_most_probable(share, summary):
+    scored = preference_case("How does buttock pain differ from low back pain?", COMPARISON)
+    selection = select(scored, min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5, point_share=share)
+    assert selection.summary.text == summary
+
+
+def test_a_list_question_is_summarised_by_the_source_s_own_enumerating_sentence():
+    scored = preference_case("What are the causes of buttock pain?", {
+        "Hip osteoarthritis often causes buttock pain as well as groin pain.": 0.88,
+        "The lumbar discs, the facet joints, the sacroiliac joints and the hip joint can all refer pain into the "
+        "buttock.": 0.85,
+        "Buttock pain is common in adults who sit for long periods at work.": 0.3,
+    })
+    selection = select(scored, min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5, point_share=0.8)
+    assert selection.summary.text.startswith("The lumbar discs, the facet joints")
+    assert [p.text for p in selection.points] == ["Hip osteoarthritis often causes buttock pain as well as groin pain."]
+
+
+@pytest.mark.parametrize("question, sides", [
+    ("What is the difference between buttock pain and low back pain?", ({"buttock"}, {"low", "back"})),
+    ("How does buttock pain differ from low back pain?", ({"buttock"}, {"low", "back"})),
+    ("Is radicular pain different from referred pain?", ({"radicular"}, {"referr"})),
+    ("Slump test versus straight leg raise?", ({"slump", "test"}, {"straight", "leg", "rais"})),
+])
+def test_the_two_sides_of_a_comparison_are_read_from_its_usual_phrasings(question, sides):
+    from service.intent import question_intent
+    from service.text import compared_terms
+
+    assert question_intent(question).kind == "comparison"
+    assert compared_terms(question) == tuple(frozenset(s) for s in sides)
