@@ -71,6 +71,9 @@ _SENTENCE_CUES: dict[str, re.Pattern] = {
     GENERAL: re.compile(r"(?!x)x"),  # matches nothing: a general question has no cue
 }
 
+# A question asked with a wh-word rather than for a yes or a no.
+_OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when)\b", _I)
+
 # Three or more items in a series: "the discs, the facet joints and the hip joint".
 _SERIES = re.compile(r"[^,.;:]{3,60}, [^,.;:]{3,60},? (and|or) [^,.;:]{3,60}")
 
@@ -105,6 +108,10 @@ class Intent:
 
     kind: str  # one of INTENTS
     items: str = ""  # for a LIST question, the intent its items belong to (TREATMENT for "treatments"), else ""
+    # The answer is several statements, not one conclusion: a list, or a comparison asked openly ("What is the
+    # difference between X and Y?", "How does X differ from Y?"; "X versus Y: is there a difference?" and
+    # "Is X better than Y?" want one verdict).
+    several: bool = False
 
     def sentence_cue(self, sentence: str) -> bool:
         """The sentence gives this kind of answer (a figure for a figure question, ...)."""
@@ -127,7 +134,8 @@ def question_intent(question: str) -> Intent:
     """The intent of a question: the first matching frame, else GENERAL."""
     for kind, frame in _QUESTION_FRAMES:
         if frame.search(question):
-            return Intent(kind, list_items(question) if kind == LIST else "")
+            several = kind == LIST or (kind == COMPARISON and bool(_OPEN_QUESTION.match(question)))
+            return Intent(kind, list_items(question) if kind == LIST else "", several)
     return Intent(GENERAL)
 
 

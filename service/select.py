@@ -88,8 +88,9 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     # Another sentence of the summary's own document must come close to the summary: it is usually a detail of
     # the same passage (a study's method or one of its results) where the summary states its conclusion.
     # Another document's sentence need only be more likely an answer than not: a second source is the
-    # corroboration and breadth a clinician looks for.
-    same_doc_cut = max(threshold, share * float(prob[best]))
+    # corroboration and breadth a clinician looks for. A list or an open comparison asks for several
+    # statements, which one article makes side by side (the causes, the two sides): there the boundary decides.
+    same_doc_cut = threshold if cands.intent.several else max(threshold, share * float(prob[best]))
     summary_doc = doc_of(cands, best)
     pool = [i for i in usable if i != best and prob[i] >= (same_doc_cut if doc_of(cands, i) == summary_doc
                                                              else threshold)]
@@ -102,28 +103,28 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
 
 
 # A definition question is answered by a sentence defining the asked term, a comparison by one naming both
-# sides, a list question by one enumerating: when such a sentence is quotable (and close enough to the most
-# probable one) the summary is the most probable of them (the training sources hold few questions of these
-# kinds, so the fitted weights alone do not carry the preference).
-_SUMMARY_PREFERENCE = ("defines", "both_sides")
+# sides, a list question by one enumerating: when such a sentence is quotable the summary is the most probable
+# of them (the training sources hold few questions of these kinds, so the fitted weights alone do not carry
+# the preference). A definition of the asked term (its subject is the term: "Deep gluteal syndrome is ...")
+# always wins; naming both sides or listing things is weaker evidence of an answer, so such a sentence
+# displaces a more probable one only when it comes as close to it as a point of the same document must.
 
 
 def preferred_summaries(cands: Candidates, usable: list[int], prob: np.ndarray, share: float) -> list[int]:
-    """The usable candidates that give the asked kind of answer outright, else all usable ones. A preferred
-    sentence displaces a more probable one only when it comes as close to it as a point of the same document
-    must (`share`): "Lower back pain above the buttocks is one of the most common kinds of low back pain"
-    names both sides of "How does buttock pain differ from low back pain?" but does not answer it."""
+    """The usable candidates that give the asked kind of answer outright, else all usable ones. ("Lower back
+    pain above the buttocks is one of the most common kinds of low back pain" names both sides of "How does
+    buttock pain differ from low back pain?" but does not answer it.)"""
     from service.candidates import FEATURES
 
+    defining = [i for i in usable if cands.features[i, FEATURES.index("defines")] > 0]
+    if defining:
+        return defining
     floor = share * max(float(prob[i]) for i in usable)
     close = [i for i in usable if prob[i] >= floor]
-    for name in _SUMMARY_PREFERENCE:
-        col = FEATURES.index(name)
-        preferred = [i for i in close if cands.features[i, col] > 0]
-        if preferred:
-            return preferred
+    both_sides = [i for i in close if cands.features[i, FEATURES.index("both_sides")] > 0]
     # a list question: the source's own enumerating sentence, then the items as points
-    return [i for i in close if cands.intent.enumerates(cands.items[i].text)] or usable
+    enumerating = [i for i in close if cands.intent.enumerates(cands.items[i].text)]
+    return both_sides or enumerating or usable
 
 
 def default_point_cut() -> tuple[float, float]:

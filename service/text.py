@@ -173,6 +173,8 @@ MIN_WORDS, MAX_WORDS = 6, 80
 _ANNOUNCES = re.compile(r"\b(the following\b(?! (day|days|week|weeks|month|months|year|years|morning|night|"
                         r"evening|visit))|as follows|(listed|shown|given|described|summari[sz]ed) below|"
                         r"(table|figure|list|box|section) below)", re.I)
+# "the general principles below", "the criteria above": a pointer to other text, unlike "below the knee".
+_POINTS_ELSEWHERE = re.compile(r"\b(below|above)(?=\s*[.,;:()]|\s*$)", re.I)
 _ANNOUNCED_HERE = re.compile(r":\s*\S")
 
 
@@ -198,7 +200,10 @@ def is_boilerplate(sentence: str, heading: str = "") -> bool:
 
 
 def announces_absent_text(sentence: str) -> bool:
-    """The sentence announces a list, table or text after it and does not itself contain it."""
+    """The sentence announces a list, table or text after it and does not itself contain it, or points at text
+    above or below it."""
+    if _POINTS_ELSEWHERE.search(sentence):
+        return True
     return bool(_ANNOUNCES.search(sentence)) and not _ANNOUNCED_HERE.search(sentence)
 
 

@@ -158,6 +158,9 @@ def test_warming_profiles_every_chunk_leaves_a_question_nothing_to_profile():
     ("The Human Phenotype Ontology provides the following list of signs and symptoms for Norrie disease.", True),
     ("If the information is available, the table below includes how often each symptom is seen.", True),
     ("The steps are as follows.", True),
+    ("Buttock conditions are managed with exercise as well as the general principles below (Goom 2016).", True),
+    ("Most patients in the trial met the criteria above.", True),
+    ("Facet joint pain rarely spreads below the knee.", False),  # anatomy, not a pointer
     ("The following factors raise the risk: smoking, obesity and older age.", False),  # the list is quoted too
     ("Most patients could walk unaided the following week after the operation.", False),  # "the next week"
     ("Norrie disease is caused by mutations in the NDP gene.", False),
@@ -287,3 +290,32 @@ def test_the_two_sides_of_a_comparison_are_read_from_its_usual_phrasings(questio
 
     assert question_intent(question).kind == "comparison"
     assert compared_terms(question) == tuple(frozenset(s) for s in sides)
+
+
+def test_a_definition_of_the_asked_term_is_the_summary_even_well_below_the_most_probable_sentence():
+    scored = preference_case("What is deep gluteal syndrome?", {
+        "Piriformis syndrome is the best-known form of deep gluteal syndrome.": 0.95,
+        "Deep gluteal syndrome is buttock pain caused by trapping of the sciatic nerve.": 0.6,
+    })
+    selection = select(scored, min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5, point_share=0.86)
+    assert selection.summary.text == "Deep gluteal syndrome is buttock pain caused by trapping of the sciatic nerve."
+
+
+LIST_ARTICLE = {
+    "The discs, the facet joints and the hip joint can all refer pain into the buttock.": 0.9,
+    "Hip osteoarthritis often causes buttock pain as well as groin pain.": 0.6,
+}
+
+
+@pytest.mark.parametrize("question, points", [
+    ("What are the causes of buttock pain?", ["Hip osteoarthritis often causes buttock pain as well as groin pain."]),
+    ("Can the discs refer pain into the buttock?", []),  # one conclusion asked: 0.6 < 0.86 x 0.9
+    ("Disc versus hip joint: which refers pain into the buttock?", []),  # a comparison wanting one verdict
+    ("How does disc pain differ from hip joint pain in the buttock?",
+     ["Hip osteoarthritis often causes buttock pain as well as groin pain."]),  # an open comparison
+])
+def test_the_share_binds_one_conclusion_answers_but_not_lists_of_several_statements(question, points):
+    selection = select(preference_case(question, LIST_ARTICLE), min_evidence=-1.0, min_coverage=0.0,
+                       point_threshold=0.5, point_share=0.86)
+    assert selection.summary.text.startswith("The discs, the facet joints")
+    assert [p.text for p in selection.points] == points
