@@ -77,12 +77,11 @@ _BACK_REFERENCE = re.compile(
     r"one of these|each of these|all of these|both of these|none of these|in both)\b",
     re.IGNORECASE,
 )
-# "These resources address the management of X: - A - B": a demonstrative with a noun of its own whose
-# referent is the list after the colon of the same sentence points forward, not back. (A bare pronoun, as in
-# "These include: ...", still leans on the sentence before.)
-_NAMES_ITS_LIST = re.compile(
-    r"^\W*(these|this|those)\s+(?!(include|includes|are|is|were|was|can|may|will|have|has|could|might|should|"
-    r"do|does|also|often|usually)\b)[a-z\-]+\b[^:]*:\s*\S.*( - |;|,)", re.IGNORECASE | re.DOTALL)
+# "These resources address the management of X: - A - B": "these" with a plural noun of its own, whose
+# referents are the bulleted items after the colon of the same sentence, points forward, not back. ("These
+# include: ...", "These tend to fall into four groups: (i) ..." and "This audit measured ...: (1) ..." still
+# lean on the sentence before.)
+_NAMES_ITS_LIST = re.compile(r"^\W*these\s+[a-z\-]+s\b[^:]*:\s*[-\u2022*]\s+\S", re.IGNORECASE | re.DOTALL)
 # A study's set-up rather than its result: used only together with the result that follows it.
 _SETUP = re.compile(
     r"\b(we (studied|examined|investigated|assessed|evaluated|enrolled|recruited|conducted|performed|analy[sz]ed|"

@@ -175,6 +175,8 @@ def test_a_sentence_announcing_text_it_does_not_hold_is_not_quotable(sentence, a
 @pytest.mark.parametrize("sentence, leans", [
     ("These resources address the diagnosis or management of Norrie disease: - Gene Review - MedlinePlus", False),
     ("These include: fever, cough and aching muscles.", True),  # a bare pronoun: what do "these" belong to?
+    ("These tend to fall into four groups of use: (i) vaccines; (ii) display; (iii) tracing.", True),
+    ("This audit measured analgesia against 4 standards: (1) speed, (2) safety and (3) comfort.", True),
     ("These patients were excluded from the analysis.", True),
     ("This trial found no benefit of surgery over physiotherapy.", True),
     ("However, pain returned in a third of patients.", True),
