@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from service.candidates import leans_back
 from service.schemas import AnswerOut
 
 
@@ -25,6 +26,7 @@ class AnswerCheck:
     citations_valid: bool
     abstained: bool
     hit: bool  # a cited reference is a relevant document
+    leaning: int = 0  # claims that open with a word pointing at text before them ("These", "However,")
 
 
 def _found_in_cited(text: str, numbers: Iterable[int], passages: Mapping[int, list[str]]) -> bool:
@@ -66,6 +68,7 @@ def check_answer(answer: AnswerOut, relevant: set[str]) -> AnswerCheck:
         citations_valid=_citations_valid(claims, [r.number for r in answer.references], answer.abstained),
         abstained=answer.abstained,
         hit=not answer.abstained and any(doc_of.get(n) in relevant for n in set(cited)),
+        leaning=sum(leans_back(text) for text, _ in claims),
     )
 
 
@@ -81,4 +84,5 @@ def summarise(checks: list[AnswerCheck]) -> dict[str, float | int]:
         "abstention_rate": (n - len(answered)) / n if n else 0.0,
         "hit_rate": sum(c.hit for c in checks) / n if n else 0.0,
         "hit_rate_answered": sum(c.hit for c in answered) / len(answered) if answered else 0.0,
+        "leaning_openings": sum(c.leaning for c in checks),
     }

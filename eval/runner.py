@@ -274,6 +274,7 @@ def format_table(result: Mapping) -> str:
         lines.append(
             f"answers ({ans['queries']} queries): faithfulness {ans['faithfulness']:.4f}, citation validity "
             f"{ans['citation_validity']:.4f}, abstention {ans['abstention_rate']:.4f}, hit rate {ans['hit_rate']:.4f}, "
+            f"claims opening with a back-reference {ans.get('leaning_openings', 0)}, "
             f"p50 {ans['latency_ms']['p50']:.1f} ms"
         )
     elif isinstance(ans, Mapping) and ans.get("skipped"):
@@ -343,6 +344,7 @@ def run_eval(
     answers: bool = True,
     max_queries: int | None = None,
     answer_queries: int | None = None,
+    top_k: int = SOURCE_DOCUMENTS,
     embedder=None,
     rankers: Mapping[str, Ranker] | None = None,
     answerer: Answerer | None = None,
@@ -359,7 +361,7 @@ def run_eval(
 
     `rankers` replaces the index (tests, other systems); `answerer` replaces service.answer and `top_hit` the
     index's search for the lead baseline; `fusion` overrides hybrid fusion settings for this run;
-    `baseline` compares this run with an earlier output; `ingest=False` evaluates an existing index as it is;
+    `baseline` compares this run with an earlier output; `top_k` is the documents each answer quotes from; `ingest=False` evaluates an existing index as it is;
     `settings` (service.settings.Settings, default: the environment's) name the model and the ingest options.
     """
     out = stdout or sys.stdout
@@ -404,7 +406,7 @@ def run_eval(
         "index": {"chunks": chunks, "settings": index_config, **({"fusion": fusion_used} if fusion_used else {})},
         "retrievers": {r.name: evaluate(r.run, ds.qrels, parsed) for r in runs},
         "latency_ms": {r.name: percentiles(r.latencies_ms) for r in runs},
-        "options": {"max_queries": max_queries, "fusion": {k: str(v) for k, v in overrides.items()}},
+        "options": {"max_queries": max_queries, "top_k": top_k, "fusion": {k: str(v) for k, v in overrides.items()}},
         "per_query": {
             "questions": dict(ds.queries),
             "retrievers": {r.name: per_query_scores(r.run, ds.qrels, parsed) for r in runs},
@@ -414,7 +416,7 @@ def run_eval(
         "time_per_query_ms": {"retrieval": {r.name: mean_ms(r.latencies_ms) for r in runs}},
     }
     if answers:
-        answerer = answerer or (index_answerer(index, embedder) if index is not None else None)
+        answerer = answerer or (index_answerer(index, embedder, top_k) if index is not None else None)
         top_hit = top_hit or (index_top_hit(index) if index is not None else None)
         add_answer_results(result, ds, gold, answerer, top_hit, answer_queries, progress)
     if baseline_result is not None:

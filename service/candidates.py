@@ -250,8 +250,8 @@ def chunk_profile(text: str, heading: str, records: tuple) -> tuple[_Profile, ..
 
 @lru_cache(maxsize=200_000)
 def sentence_cue(sentence: str, intent: Intent) -> bool:
-    """The sentence gives an answer of the asked kind; cached per (sentence, kind), and only the asked kind is
-    tested: testing all ten intents' patterns up front was a sixth of a cold answer's time."""
+    """The sentence gives an answer of the asked kind; cached per (sentence, intent), and only the asked kinds
+    are tested: testing all ten intents' patterns up front was a sixth of a cold answer's time."""
     return intent.sentence_cue(sentence)
 
 

@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--measures", default=None, help="ir-measures names, comma-separated (default: the contract's)")
     p.add_argument("--output", type=Path, default=None, metavar="FILE.json")
     p.add_argument("--plot", type=Path, default=None, metavar="FILE.png")
+    p.add_argument("--top-k", type=int, default=SOURCE_DOCUMENTS, metavar="N",
+                   help="documents each answer is composed from (1-20, default: %(default)s, as /ask)")
     p.add_argument("--max-queries", type=int, default=None, metavar="N",
                    help="evaluate only the first N judged queries (a quick check)")
     p.add_argument("--fusion", default=None, metavar="KEY=VALUE[,...]",
@@ -192,7 +194,8 @@ def evaluate(args, run_eval, settings: Settings) -> None:
     # without --index and MEDCITE_INDEX, eval keeps its own index per dataset and model (eval.runner)
     index_dir = args.index or (settings.index if "index" in settings.model_fields_set else None)
     run_eval(args.dataset, index_dir, args.retrievers, output=args.output, plot=args.plot, fusion=args.fusion,
-             baseline=args.baseline, report=args.report, progress=sys.stderr.isatty(), settings=settings, **kwargs)
+             baseline=args.baseline, report=args.report, progress=sys.stderr.isatty(), settings=settings,
+             top_k=args.top_k, **kwargs)
 
 
 COMMANDS = {"ingest": cmd_ingest, "serve": cmd_serve, "ask": cmd_ask, "eval": cmd_eval}
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "ask" and not args.question.strip():
         parser.error("the question must not be empty")
-    if args.command == "ask" and not 1 <= args.top_k <= 20:
+    if args.command in ("ask", "eval") and not 1 <= args.top_k <= 20:
         parser.error("--top-k must be between 1 and 20")
     if args.command == "eval" and (args.dataset is None) == (args.compare is None):
         parser.error("eval needs --dataset DIR, or --compare A.json B.json (not both)")

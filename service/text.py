@@ -271,8 +271,8 @@ _BETWEEN = re.compile(rf"\b{_CONTRAST}\s+between\s+(.+?)\s+and\s+(.+?)"
 _VERSUS = re.compile(r"^(?:(?:what|how|which|is|are|does|do)\b.*?\b(?:is|are|between)\s+)?(.+?)\s+(?:vs\.?|versus)\s+"
                      r"(.+?)\s*\??\s*$", re.I)
 
-_DIFFER = re.compile(r"\b(?:does|do|is|are)\s+(.+?)\s+(?:differ|different|compare)\s+(?:from|with|to)\s+(.+?)\s*\??\s*$",
-                     re.I)
+_DIFFER = re.compile(r"\b(?:does|do|is|are)\s+(.+?)\s+(?:differ|different|compare)\s+(?:from|with|to)\s+"
+                     r"(.+?)\s*\??\s*$", re.I)
 
 
 def compared_terms(question: str) -> tuple[frozenset[str], frozenset[str]] | None:

@@ -93,7 +93,7 @@ def test_ask_without_index_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv", [[], ["frobnicate"], ["ask"], ["ask", "   "], ["serve", "--port", "x"],
-                                  ["eval"], ["ask", "q", "--top-k", "0"]])
+                                  ["eval"], ["ask", "q", "--top-k", "0"], ["eval", "--dataset", "d", "--top-k", "21"]])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
@@ -111,8 +111,10 @@ def test_help_has_examples(capsys):
 def test_eval_max_queries_and_serving_index_guard(tmp_path, corpus, capsys, monkeypatch):
     tiny = Path(__file__).parent / "data" / "tiny-beir"
     assert main(["eval", "--dataset", str(tiny), "--index", str(tmp_path / "ev"), "--retrievers", "bm25",
-                 "--max-queries", "2", "--output", str(tmp_path / "ev.json")]) == 0
-    assert json.loads((tmp_path / "ev.json").read_text())["dataset"]["queries"] == 2
+                 "--max-queries", "2", "--top-k", "3", "--output", str(tmp_path / "ev.json")]) == 0
+    written = json.loads((tmp_path / "ev.json").read_text())
+    assert written["dataset"]["queries"] == 2
+    assert written["options"]["top_k"] == 3
     assert main(["eval", "--dataset", str(tiny), "--max-queries", "0"]) == 1
     assert "--max-queries must be at least 1" in capsys.readouterr().err
     # MEDCITE_INDEX pointing at a serving index: eval refuses instead of adding the benchmark corpus to it

@@ -216,8 +216,17 @@ def test_abstention_and_summary():
     assert checks[0].claims == 0 and checks[0].citations_valid and not checks[0].hit
     assert summarise(checks) == {
         "queries": 3, "faithfulness": 0.5, "citation_validity": 1.0, "abstention_rate": pytest.approx(1 / 3),
-        "hit_rate": pytest.approx(2 / 3), "hit_rate_answered": 1.0,
+        "hit_rate": pytest.approx(2 / 3), "hit_rate_answered": 1.0, "leaning_openings": 0,
     }
+
+
+def test_claims_that_open_with_a_back_reference_are_counted():
+    refs = [_ref(1, "asthma", "Asthma narrows the airways. However, inhalers help most people.")]
+    leaning = _answer([{"text": "However, inhalers help most people.", "citations": [1]}], refs)
+    standing = _answer([{"text": "Asthma narrows the airways.", "citations": [1]}], refs)
+    checks = [check_answer(a, {"asthma"}) for a in (leaning, standing)]
+    assert [c.leaning for c in checks] == [1, 0]
+    assert summarise(checks)["leaning_openings"] == 1
 
 
 def _core_answer(sentence: str, doc_id: str, text: str) -> Answer:
