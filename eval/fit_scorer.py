@@ -52,9 +52,9 @@ MIN_JUDGED = 20
 INSIDE_SHARE = 0.7
 # Training candidates come from the first 5 documents of each question's hits, although answers quote from 8
 # (service.answer_types.SOURCE_DOCUMENTS): refitted on 8, the trees put 0.757 of PubMedQA summaries inside the
-# gold conclusion (0.772 with these) and 0.333 of COVID-QA exact answers in the summary (0.346), with the
-# same features; the extra documents add mostly negatives of other articles, which the 5-document rows
-# already teach.
+# gold conclusion (0.772 with 5) and 0.333 of COVID-QA exact answers in the summary (0.346), with the same
+# features (served through answer() with each scorer file in place; a one-off comparison, 2026-11-22); the
+# extra documents add mostly negatives of other articles, which the 5-document rows already teach.
 TOP_DOCUMENTS = 5
 _TOKEN = re.compile(r"[a-z0-9]+")
 
