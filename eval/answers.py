@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from service.candidates import leans_back
+from service.candidates import opens_leaning
 from service.schemas import AnswerOut
 
 
@@ -68,7 +68,7 @@ def check_answer(answer: AnswerOut, relevant: set[str]) -> AnswerCheck:
         citations_valid=_citations_valid(claims, [r.number for r in answer.references], answer.abstained),
         abstained=answer.abstained,
         hit=not answer.abstained and any(doc_of.get(n) in relevant for n in set(cited)),
-        leaning=sum(leans_back(text) for text, _ in claims),
+        leaning=sum(opens_leaning(text) for text, _ in claims),
     )
 
 

@@ -187,6 +187,24 @@ def test_a_demonstrative_that_names_the_list_after_it_does_not_lean_back(sentenc
     assert leans_back(sentence) is leans
 
 
+@pytest.mark.parametrize("sentence, leans", [
+    # a connective after the subject continues the sentence before
+    ("Clinicians therefore interpret a positive test by the symptoms it reproduces.", True),
+    ("Laslett and colleagues also reported that negative tests ruled the joint out.", False),  # named, adds
+    ("Hip osteoarthritis also causes buttock pain.", False),  # "also" alone adds, it does not point back
+    ("Taken together, the two trials suggest that surgery speeds recovery.", False),
+    # "they" with no plural before it has nothing in the sentence to stand for
+    ('By "buttock" they usually mean the fleshy region below the iliac crest.', True),
+    ("Patients with sciatica say they feel better within weeks.", False),
+    ("Most women recover, although their pain may return.", False),
+    ("Deep gluteal syndrome is buttock pain caused by trapping of the sciatic nerve.", False),
+])
+def test_a_sentence_leans_back_from_inside_as_well(sentence, leans):
+    from service.candidates import leans_back
+
+    assert leans_back(sentence) is leans
+
+
 @pytest.mark.parametrize("question, kind, items", [
     ("What are the treatments for Norrie disease?", "list", "treatment"),
     ("What are the options for managing sciatica?", "list", "treatment"),
