@@ -20,7 +20,8 @@ _I = re.IGNORECASE
 # Question frames, tried in this order: the first that matches names the intent. More specific frames
 # (accuracy, figures, comparisons) come before the broad ones (yes/no, definition) they would also match.
 _QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
-    (DIAGNOSIS, re.compile(r"\b(how (accurate|reliable|sensitive|specific|useful|good)|accuracy|sensitivity|"
+    (DIAGNOSIS, re.compile(r"\b(red flags?|warning signs?|how (accurate|reliable|sensitive|specific|useful|good)|"
+                           r"accuracy|sensitivity|"
                            r"specificity|predictive value|likelihood ratio|diagnos\w*|test(s|ed|ing)? for|"
                            r"detect\w*|imaging|scan|x-ray|mri)\b", _I)),
     (COMPARISON, re.compile(r"\b(differences?|distinction|distinguish|differ|different (from|to)|compare[sd]?|"
@@ -70,6 +71,11 @@ _SENTENCE_CUES: dict[str, re.Pattern] = {
     LIST: re.compile(r"\b(include|includes|including|such as|are|range from)\b[^.]*,[^.]*,|:\s*\w+[^.]*,", _I),
     GENERAL: re.compile(r"(?!x)x"),  # matches nothing: a general question has no cue
 }
+
+# "How is X diagnosed?", "How should X be managed?": the answer is the steps or options a source sets out side
+# by side (history, examination, imaging, blocks), not one conclusion.
+_HOW_IS_IT_DONE = re.compile(r"^\W*how (is|are|do|does|should|can|could|would|to)\b.*\b(diagnos|treat|manag|assess|"
+                             r"investigat|evaluat)\w*", _I)
 
 # A question asked with a wh-word rather than for a yes or a no.
 _OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when)\b", _I)
@@ -125,16 +131,39 @@ class Intent:
         """A list question, and the sentence is a list of the kind asked for ("X, Y and Z can all cause ...")."""
         return self.kind == LIST and bool(_SENTENCE_CUES[LIST].search(sentence) or _SERIES.search(sentence))
 
+    def other_kind_of_section(self, heading: str) -> bool:
+        """The question asks for a cause, a diagnosis, a treatment or a prognosis, and the heading is over a
+        section about another of these four only ("How is X diagnosed?" under a treatment question): its
+        sentences are on the asked condition but answer a different question."""
+        asked = set(self.kinds()) & set(CLINICAL_KINDS)
+        section = section_kinds(heading)
+        return bool(asked) and bool(section) and not section & asked
+
     def kinds(self) -> tuple[str, ...]:
         """The kinds of answer that count: the intent's own, and its items' for a list."""
         return (self.kind, self.items) if self.items else (self.kind,)
+
+
+# The kinds of clinical question whose answers sit in sections of their own in a review or a patient article.
+CLINICAL_KINDS = (CAUSE, DIAGNOSIS, TREATMENT, PROGNOSIS)
+
+
+def section_kinds(heading: str) -> set[str]:
+    """The clinical kinds of answer a section holds: a heading phrased as a question, its intent (its items'
+    for a list); another heading, every clinical kind whose heading cue it matches ("Diagnosis and
+    management": two)."""
+    if heading.rstrip().endswith("?"):
+        intent = question_intent(heading)
+        return {intent.items or intent.kind} & set(CLINICAL_KINDS)
+    return {kind for kind in CLINICAL_KINDS if _HEADING_CUES[kind].search(heading)}
 
 
 def question_intent(question: str) -> Intent:
     """The intent of a question: the first matching frame, else GENERAL."""
     for kind, frame in _QUESTION_FRAMES:
         if frame.search(question):
-            several = kind == LIST or (kind == COMPARISON and bool(_OPEN_QUESTION.match(question)))
+            several = (kind == LIST or (kind == COMPARISON and bool(_OPEN_QUESTION.match(question)))
+                       or (kind in (DIAGNOSIS, TREATMENT) and bool(_HOW_IS_IT_DONE.match(question))))
             return Intent(kind, list_items(question) if kind == LIST else "", several)
     return Intent(GENERAL)
 

@@ -5,7 +5,6 @@ import threading
 import time
 
 import httpx
-import pytest
 import uvicorn
 
 from api_support import fake_answer, fake_app, free_port

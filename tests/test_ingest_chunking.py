@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ingest.chunking import chunk_document, pack_sentences
 from ingest.documents import Document, DocMeta, Section, content_hash
-from ingest.readers import ReadError, read_file
+from ingest.readers import read_file
 import blingfire
 
 from ingest.sentences import blingfire_sentence_offsets, sentence_spans

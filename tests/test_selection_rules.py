@@ -332,3 +332,102 @@ def test_the_share_binds_one_conclusion_answers_but_not_lists_of_several_stateme
                        point_threshold=0.5, point_share=0.86)
     assert selection.summary.text.startswith("The discs, the facet joints")
     assert [p.text for p in selection.points] == points
+
+
+def scored_documents(question: str, documents: list[tuple[str, str, list[tuple[str, dict[str, float]]]]]):
+    """Scored candidates of several documents: (doc id, title, [(heading, {sentence: probability})])."""
+    from service.candidates import build_candidates
+    from service.retrieve import retrieve
+    from service.scoring import Scored
+
+    probability = {s: p for _, _, sections in documents for _, sentences in sections for s, p in sentences.items()}
+    index = MemoryRetriever([make_document(doc, title, [(heading, " ".join(sentences))
+                                                        for heading, sentences in sections])
+                             for doc, title, sections in documents])
+    cands = build_candidates(retrieve(question, index, k=10), index, 5)
+    return Scored(cands, np.array([probability[s.text] for s in cands.items]))
+
+
+def test_a_point_from_another_document_comes_from_a_passage_about_the_asked_condition():
+    # the fusion section shares "surgery" and "conservative care" with the question but not the herniated disc
+    scored = scored_documents("Is surgery better than conservative care for a herniated disc?", [
+        ("disc", "Herniated disc", [("Surgery", {
+            "Surgery for a herniated disc gives faster relief than conservative care.": 0.9})]),
+        ("invasive", "Invasive treatment", [
+            ("Herniated disc", {"For a herniated disc, surgery and conservative care give similar results at "
+                                "one year.": 0.8}),
+            ("Fusion", {"Fusion gave better results than conservative care in one surgery trial.": 0.85}),
+        ]),
+    ])
+    selection = select(scored, min_evidence=-1.0, point_threshold=0.5, point_share=0.0)
+    assert selection.summary.text.startswith("Surgery for a herniated disc")
+    assert [p.text for p in selection.points] == [
+        "For a herniated disc, surgery and conservative care give similar results at one year."]
+
+
+@pytest.mark.parametrize("question, heading, other", [
+    ("How is proximal hamstring tendinopathy treated?", "How is ischiogluteal bursitis diagnosed?", True),
+    ("How is proximal hamstring tendinopathy treated?", "Which soft-tissue conditions cause buttock pain?", True),
+    ("How is proximal hamstring tendinopathy treated?", "How is piriformis syndrome treated?", False),
+    ("How is proximal hamstring tendinopathy treated?", "Diagnosis and management", False),  # treatment too
+    ("How is proximal hamstring tendinopathy treated?", "Diagnosis", True),
+    ("How is proximal hamstring tendinopathy treated?", "Overview", False),  # no kind of its own
+    ("How is proximal hamstring tendinopathy treated?", "", False),
+    ("What are the causes of buttock pain?", "Which spinal conditions cause buttock pain?", False),
+    ("What are the causes of buttock pain?", "How is sacroiliac joint pain treated?", True),
+    ("What are the red flags for back and buttock pain?", "When is surgery considered for a disc herniation?", True),
+    ("What is deep gluteal syndrome?", "How is piriformis syndrome treated?", False),  # a definition: any section
+    ("How common is sacroiliac joint pain?", "How is sacroiliac joint pain diagnosed?", False),  # a figure
+])
+def test_a_section_about_another_kind_of_clinical_question_is_recognised(question, heading, other):
+    from service.intent import question_intent
+
+    assert question_intent(question).other_kind_of_section(heading) is other
+
+
+def test_points_of_a_treatment_question_do_not_come_from_its_diagnosis_section():
+    scored = scored_documents("How is proximal hamstring tendinopathy treated?", [
+        ("pht", "Proximal hamstring tendinopathy", [
+            ("How is proximal hamstring tendinopathy treated?", {
+                "Proximal hamstring tendinopathy is treated with progressive tendon loading.": 0.9,
+                "Corticosteroid injection for hamstring tendinopathy gives short-term relief only.": 0.6}),
+            ("How is proximal hamstring tendinopathy diagnosed?", {
+                "Proximal hamstring tendinopathy is diagnosed from pain on loading tests.": 0.8}),
+        ]),
+    ])
+    selection = select(scored, min_evidence=-1.0, point_threshold=0.5, point_share=0.0)
+    assert selection.summary.text.startswith("Proximal hamstring tendinopathy is treated")
+    assert [p.text for p in selection.points] == [
+        "Corticosteroid injection for hamstring tendinopathy gives short-term relief only."]
+
+
+@pytest.mark.parametrize("restatement, quoted", [
+    ("Schwarzer and colleagues estimated the sacroiliac joint was the source in 13% to 30% of those patients.",
+     False),  # every term is in the summary
+    ("Maigne and colleagues estimated the sacroiliac joint was the source in 18.5% of those patients.",
+     True),  # another study and figure
+])
+def test_a_point_that_restates_an_earlier_pick_is_not_quoted(restatement, quoted):
+    summary = ("Using diagnostic blocks, Schwarzer and colleagues (1995) estimated the sacroiliac joint was the "
+               "source in 13% to 30% of patients with chronic low back pain.")
+    scored = scored_documents("How common is sacroiliac joint pain in chronic low back pain?", [
+        ("causes", "Causes of chronic low back pain", [("Sacroiliac joint", {summary: 0.9})]),
+        ("si", "Sacroiliac joint pain in chronic low back pain", [("Prevalence", {restatement: 0.8})]),
+    ])
+    selection = select(scored, min_evidence=-1.0, point_threshold=0.5, point_share=0.0)
+    assert selection.summary.text == summary
+    assert [p.text for p in selection.points] == ([restatement] if quoted else [])
+
+
+@pytest.mark.parametrize("question, several", [
+    ("How is sacroiliac joint pain diagnosed?", True),
+    ("How should sciatica be managed?", True),
+    ("How are hamstring tendon tears treated?", True),
+    ("How accurate is the slump test?", False),  # one verdict: the accuracy
+    ("Is surgery effective for sciatica?", False),
+    ("Does radiofrequency denervation work for facet joint pain?", False),
+])
+def test_how_a_condition_is_diagnosed_or_treated_asks_for_several_statements(question, several):
+    from service.intent import question_intent
+
+    assert question_intent(question).several is several
