@@ -89,14 +89,14 @@ _NAMES_ITS_LIST = re.compile(r"^\W*these\s+[a-z\-]+s\b[^:]*:\s*[-\u2022*]\s+\S",
 # "Taken together, these findings ...") are left quotable: treating them as leaning cost PubMedQA point
 # precision 0.412 -> 0.390 and COVID-QA's exact answer in the summary 0.345 -> 0.339 (answer_bench /
 # medcite eval on the code with and without the rule, once): most such sentences of research conclusions read
-# on their own. A named study's further finding ("Laslett and colleagues also reported ...") leans on the finding
-# stated before it; as leaning it changed none of the benchmark figures (PubMedQA 0.773 / 0.447, COVID-QA
-# 0.344 / 0.494, medquad-dev hit rate 0.861, the same commands with and without it).
+# on their own.
 _CONTINUES = re.compile(
     r"^\W*(?:[\w'\"\u2019\u201c\u201d\-]+\s+){1,4}?(?:therefore|thus|hence|consequently|accordingly|likewise|"
     r"similarly)\b",
     re.IGNORECASE)
-# "Laslett and colleagues also reported ...": a study's further finding, which leans on the finding before it.
+# "Laslett and colleagues also reported ...": a named study's further finding leans on the finding stated before
+# it. As leaning it changed none of the benchmark figures (PubMedQA 0.773 / 0.447, COVID-QA 0.344 / 0.494,
+# medquad-dev hit rate 0.861: answer_bench / medcite eval with and without it, once).
 _FURTHER_FINDING = re.compile(r"^\W*[\w'\-]+(?: and colleagues| et al\.?)(?: \(\d{4}\))? also\b", re.IGNORECASE)
 _PLURAL_PRONOUN = re.compile(r"\b(?:they|them|their|theirs)\b", re.IGNORECASE)
 # a word that can name several people or things ("patients", "studies", "people", "children", "data")

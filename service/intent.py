@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 DEFINITION, CAUSE, DIAGNOSIS, TREATMENT, PROGNOSIS = "definition", "cause", "diagnosis", "treatment", "prognosis"
 FIGURE, COMPARISON, YES_NO, LIST, GENERAL = "figure", "comparison", "yes/no", "list", "general"
@@ -148,14 +149,15 @@ class Intent:
 CLINICAL_KINDS = (CAUSE, DIAGNOSIS, TREATMENT, PROGNOSIS)
 
 
-def section_kinds(heading: str) -> set[str]:
+@lru_cache(maxsize=10_000)
+def section_kinds(heading: str) -> frozenset[str]:
     """The clinical kinds of answer a section holds: a heading phrased as a question, its intent (its items'
     for a list); another heading, every clinical kind whose heading cue it matches ("Diagnosis and
-    management": two)."""
+    management": two). Cached: a corpus has few headings and every answer asks about its candidates'."""
     if heading.rstrip().endswith("?"):
         intent = question_intent(heading)
-        return {intent.items or intent.kind} & set(CLINICAL_KINDS)
-    return {kind for kind in CLINICAL_KINDS if _HEADING_CUES[kind].search(heading)}
+        return frozenset({intent.items or intent.kind}) & frozenset(CLINICAL_KINDS)
+    return frozenset(kind for kind in CLINICAL_KINDS if _HEADING_CUES[kind].search(heading))
 
 
 def question_intent(question: str) -> Intent:

@@ -77,7 +77,7 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     evidence = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
     evidence = max(evidence, float(cands.features[:, 0].max()) if len(cands.items) else 0.0)
     missing = unaddressed_terms(cands, range(len(hits)))
-    coverage = max(weighted_share(cands, missing, piece) for piece in question_pieces(cands))
+    coverage = question_coverage(cands, missing)
     spans = quotable_spans(cands)
     usable = [i for i, s in enumerate(spans) if s is not None and on_topic(cands, i)]
     if not usable or evidence < min_evidence or coverage < min_coverage:
@@ -288,8 +288,7 @@ def covering_candidates(cands: Candidates, min_coverage: float) -> set[int]:
     for n, h in enumerate(hits):
         by_doc.setdefault(h.document.doc_id, []).append(n)
     covering = {doc for doc, ns in by_doc.items()
-                if max(weighted_share(cands, unaddressed_terms(cands, ns), piece)
-                       for piece in question_pieces(cands)) >= min_coverage}
+                if question_coverage(cands, unaddressed_terms(cands, ns)) >= min_coverage}
     return {i for i, s in enumerate(cands.items) if hits[s.hit].document.doc_id in covering}
 
 
@@ -309,8 +308,7 @@ def about_the_question(cands: Candidates, i: int, summary_doc: str, on_point: se
 def covering_chunks(cands: Candidates, min_coverage: float) -> set[int]:
     """The hits whose own chunk (text, heading, title) holds min_coverage of a question part's topic terms."""
     return {n for n in range(len(cands.retrieval.hits))
-            if max(weighted_share(cands, unaddressed_terms(cands, [n]), piece)
-                   for piece in question_pieces(cands)) >= min_coverage}
+            if question_coverage(cands, unaddressed_terms(cands, [n])) >= min_coverage}
 
 
 def on_topic(cands: Candidates, i: int) -> bool:
@@ -380,6 +378,12 @@ def question_pieces(cands: Candidates) -> list[frozenset[str]]:
     pieces = [cands.terms.topic & content_terms(part) for part in _COORDINATION.split(cands.retrieval.question)]
     pieces = [p for p in pieces if p]
     return pieces or [cands.terms.topic]
+
+
+def question_coverage(cands: Candidates, missing: set[str]) -> float:
+    """How much of the question passages lacking the `missing` topic terms address: the best idf-weighted share
+    over the question's coordinated parts (one part answered is an answer)."""
+    return max(weighted_share(cands, missing, piece) for piece in question_pieces(cands))
 
 
 def weighted_share(cands: Candidates, missing: set[str], terms: frozenset[str] | None = None) -> float:
