@@ -74,7 +74,12 @@ _BACK_REFERENCE = re.compile(
     r"another|the former|the latter|the same|in addition|in contrast|by contrast|on the other hand|"
     r"as a result|in that|in this|in these|in those|in such|under these|under this|under such|at that|"
     r"of these|of those|for this|for these|for that|for example|for instance|in particular|"
-    r"one of these|each of these|all of these|both of these|none of these|in both)\b",
+    r"one of these|each of these|all of these|both of these|none of these|in both|in turn|on the contrary|"
+    r"even so|as such|to (this|that) end|in the (other|opposite|same) (direction|way|vein)|"
+    # a preposition whose object is a pronoun: "Despite this, ...", "Unlike these, ...", "Compared with that, ..."
+    r"(despite|because of|after|before|beyond|besides|apart from|given|following|unlike|like|as with|in spite of|"
+    r"in addition to|compared (with|to)|in line with|consistent with|contrary to|beside) "
+    r"(this|these|that|those|it|them))\b",
     re.IGNORECASE,
 )
 # "These resources address the management of X: - A - B": "these" with a plural noun of its own, whose

@@ -37,7 +37,9 @@ STRUCTURAL_HEADINGS = frozenset(w.strip() for w in """abstract, introduction, ba
     references, bibliography, appendix, supplementary material, keywords, key points, highlights, notes,
     case presentation, case report, study design, statistical analysis, trial registration""".split(","))
 # A facet heading reads as a label: longer "headings" are usually a sentence or a title run into the text.
-MAX_FACET_WORDS = 12
+# A heading phrased as a question states its facet in full and may run longer ("How is proximal hamstring
+# tendinopathy told apart from other causes of buttock pain?" is 13 words); past 20 it is a sentence.
+MAX_FACET_WORDS, MAX_QUESTION_FACET_WORDS = 12, 20
 _SECTION_NUMBER = re.compile(r"^\s*(?:[0-9]+(?:\.[0-9]+)*|[ivxlc]+)[.)]?\s+", re.I)
 _WS = re.compile(r"\s+")
 
@@ -84,7 +86,8 @@ def is_facet_heading(heading: str, title: str = "") -> bool:
     a question-shaped heading ("Which spinal conditions cause buttock pain?") is, and is shown verbatim.
     """
     text = _WS.sub(" ", heading).strip()
-    if not text or len(text.split()) > MAX_FACET_WORDS or not any(ch.isalpha() for ch in text):
+    limit = MAX_QUESTION_FACET_WORDS if text.endswith("?") else MAX_FACET_WORDS
+    if not text or len(text.split()) > limit or not any(ch.isalpha() for ch in text):
         return False
     bare = _SECTION_NUMBER.sub("", text).strip(" .:").lower()
     return bare not in STRUCTURAL_HEADINGS and bare != _WS.sub(" ", title).strip().lower()

@@ -21,12 +21,16 @@ _I = re.IGNORECASE
 # Question frames, tried in this order: the first that matches names the intent. More specific frames
 # (accuracy, figures, comparisons) come before the broad ones (yes/no, definition) they would also match.
 _QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
+    # "How long does X last?", "How quickly does X get better?": the time course of a condition (a prognosis),
+    # which sources give in words ("over weeks to months") as often as in figures; before FIGURE's "how long".
+    (PROGNOSIS, re.compile(r"\bhow (long|soon|quickly|fast)\b.*\b(last|lasts|take|takes|persist|continue|go on|"
+                           r"recover|improve|heal|settle|resolve|get better|go away)\b", _I)),
     (DIAGNOSIS, re.compile(r"\b(red flags?|warning signs?|how (accurate|reliable|sensitive|specific|useful|good)|"
                            r"accuracy|sensitivity|"
                            r"specificity|predictive value|likelihood ratio|diagnos\w*|test(s|ed|ing)? for|"
                            r"detect\w*|imaging|scan|x-ray|mri)\b", _I)),
     (COMPARISON, re.compile(r"\b(differences?|distinction|distinguish|differ|different (from|to)|compare[sd]?|"
-                            r"comparison|versus|vs\.?|"
+                            r"comparison|versus|vs\.?|rather than|tell\b.{1,80}\b(from|apart)|told apart|"
                             r"better than|worse than|more (effective|common) than)\b", _I)),
     (FIGURE, re.compile(r"\b(how (many|much|long|often|old|large|high|low|common|frequent)|what (percentage|proportion"
                         r"|number|rate|dose|size|age|year|month)|which year|when (was|were|did)|incidence|prevalence"
@@ -41,7 +45,8 @@ _QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
                            r"|should .* (do|take|avoid))\b", _I)),
     (CAUSE, re.compile(r"\b(genetic (changes?|basis|causes?|mutations?)|(which|what) (genes?|mutations?)|"
                        r"(genes?|mutations?) (related|linked|associated|involved)|causes?|caused|why|what leads to|"
-                       r"risk factors?|due to|etiology|aetiology|origin|"
+                       r"risk factors?|due to|etiology|aetiology|origin|at (higher |greater |most )?risk|"
+                       r"who (gets|get|develops|develop|is affected|are affected|is likely to|are likely to)|"
                        r"source of|where does .* come from)\b", _I)),
     (PROGNOSIS, re.compile(r"\b(prognosis|outlook|outcomes?|recover\w*|survival|mortality|go away|get better|"
                            r"last|how long|natural history|course)\b", _I)),
@@ -62,7 +67,8 @@ _SENTENCE_CUES: dict[str, re.Pattern] = {
     TREATMENT: re.compile(r"\b(treat\w*|therap\w*|recommend\w*|manag\w*|first-line|effective|improv\w*|relie\w*|"
                           r"surgery|surgical|medication|drugs?|exercise|injection|advise\w*|should)\b", _I),
     PROGNOSIS: re.compile(r"\b(prognos\w*|outcomes?|recover\w*|resolv\w*|surviv\w*|mortality|improv\w*|"
-                          r"within \w+ (weeks|months|years)|most people|persist\w*|chronic|relaps\w*)\b", _I),
+                          r"(over|within|after|for|by|in) (a few |several |many |[\d.]+ |\w+ )?(days|weeks|months|"
+                          r"years)|most people|persist\w*|chronic|relaps\w*)\b", _I),
     FIGURE: re.compile(r"\d"),
     COMPARISON: re.compile(r"\b(than|compared (with|to)|whereas|while|unlike|differ\w*|versus|vs\.?|both|"
                            r"similar|in contrast)\b", _I),

@@ -143,10 +143,21 @@ class QueryTerms:
         return self.topic | self.generic
 
 
+# Words of a question's frame rather than its topic: "How long does X usually last?", "What is the role of X
+# in Y?", "Who gets X?". The frame says what kind of answer is wanted (service/intent.py reads it); counted as
+# topic terms, "long" and "last" made "Exercise is recommended for long-lasting low back pain" the answer to
+# how long sciatica lasts, and a source that never says "usually" looked as if it missed part of the question.
+_FRAME_WORDS = re.compile(
+    r"\bhow (long|soon|quickly|fast|far)\b|\b(usually|typically|generally|normally|ordinarily)\b|"
+    r"\b(last|lasts|take|takes|persist|persists)\W*$|\brole of\b|\bwho (gets|get|develops|develop)\b",
+    re.IGNORECASE)
+
+
 def query_terms(question: str) -> QueryTerms:
-    """Split a question's content terms into topic terms and template words."""
+    """Split a question's content terms into topic terms and template words (its frame's words included)."""
     terms = content_terms(question)
-    generic = {t for t in terms if t in GENERIC}
+    frame = {t for m in _FRAME_WORDS.finditer(question) for t in content_terms(m.group(0))}
+    generic = {t for t in terms if t in GENERIC or t in frame}
     return QueryTerms(frozenset(terms - generic), frozenset(generic))
 
 

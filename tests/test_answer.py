@@ -174,6 +174,20 @@ def test_query_terms_separate_topic_from_template():
     assert stem("buttocks") == stem("buttock") and stem("causes") == stem("cause")
 
 
+@pytest.mark.parametrize("question, topic", [
+    # the words of the question's frame say what kind of answer is wanted, not what it is about
+    ("How long does sciatica usually last?", {"sciatica"}),
+    ("What is the role of physiotherapy in hamstring tendinopathy?", {"physiotherapy", "hamstr", "tendinopathy"}),
+    ("Who gets sacral insufficiency fractures?", {"sacral", "insufficiency", "fractur"}),
+    ("How quickly does a sacral fracture heal?", {"sacral", "fractur", "heal"}),
+    # the same words outside a frame are the topic
+    ("Is long-term opioid use safe?", {"long", "term", "opioid", "safe"}),
+    ("What was the last follow-up visit?", {"last", "follow", "visit"}),
+])
+def test_query_terms_leave_the_question_frame_out_of_the_topic(question, topic):
+    assert query_terms(question).topic == topic
+
+
 def test_comparison_candidates_mark_sentences_naming_both_sides():
     from service.candidates import FEATURES, build_candidates
     from service.retrieve import retrieve

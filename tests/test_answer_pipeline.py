@@ -30,6 +30,18 @@ except ImportError:  # tests/ became a package
     ("What is piriformis syndrome?", "definition"),
     ("Do mitochondria play a role in remodelling lace plant leaves during programmed cell death?", "yes/no"),
     ("Lower back pain above buttocks", "general"),
+    # the time course of a condition is a prognosis, whether the source gives it in words or figures
+    ("How long does sciatica usually last?", "prognosis"),
+    ("How quickly does acute low back pain get better?", "prognosis"),
+    ("How long is the SAIBK gene?", "figure"),  # a length, not a time course
+    ("How long did patients stay in hospital?", "figure"),
+    # who gets a condition: its risk factors and the people it affects
+    ("Who gets sacral insufficiency fractures?", "cause"),
+    ("Who is at risk of a sacral insufficiency fracture?", "cause"),
+    # telling two conditions apart is a comparison
+    ("How do you tell hip osteoarthritis from lumbar spine pain?", "comparison"),
+    ("How can ischiogluteal bursitis be told apart from proximal hamstring tendinopathy?", "comparison"),
+    ("Which features point to the hip rather than the spine?", "comparison"),
 ])
 def test_question_intent(question, kind):
     assert question_intent(question).kind == kind
@@ -41,6 +53,10 @@ def test_intent_cues_match_answers_of_that_kind():
     assert not accuracy.sentence_cue("The slump test is done with the patient sitting.")
     treatment = question_intent("How is sciatica treated?")
     assert treatment.heading_cue("Treatment") and not treatment.heading_cue("Anatomy")
+    duration = question_intent("How long does sciatica usually last?")
+    assert duration.sentence_cue("Sciatica caused by a disc herniation often improves over weeks to months.")
+    assert duration.sentence_cue("Pain usually settles within 6 weeks.")
+    assert not duration.sentence_cue("Sciatica is pain that spreads down the leg below the knee.")
 
 
 @pytest.mark.parametrize("question, passage, expected", [

@@ -118,6 +118,10 @@ def test_abstention_lists_the_nearest_sources_uncited():
 def test_facet_headings_and_evidence_labels():
     assert is_facet_heading("Which spinal conditions cause buttock pain?")
     assert is_facet_heading("Diagnosis") and is_facet_heading("2.1 Treatment options")
+    # a question heading states its facet in full, so it may run longer than a label
+    assert is_facet_heading("How is proximal hamstring tendinopathy told apart from other causes of buttock pain?")
+    assert not is_facet_heading("How is proximal hamstring tendinopathy told apart from other causes of buttock "
+                                "pain in runners, in older adults and in people who sit for long hours?")
     for heading in ("", "Abstract", "3. Results", "INTRODUCTION", "Buttock pain", "12",
                     "A heading that runs on for far too many words to be a label for a group of points here"):
         assert not is_facet_heading(heading, title="Buttock pain"), heading

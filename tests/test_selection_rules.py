@@ -194,6 +194,13 @@ def test_a_sentence_announcing_text_it_does_not_hold_is_not_quotable(sentence, a
     ("Patients with sciatica say they feel better within weeks.", False),
     ("Most women recover, although their pain may return.", False),
     ("Deep gluteal syndrome is buttock pain caused by trapping of the sciatic nerve.", False),
+    # a direction or a preposition whose object is a pronoun points at the sentence before
+    ("In the other direction, a lumbar cause of buttock pain may persist after hip replacement.", True),
+    ("Despite this, most patients recover without surgery.", True),
+    ("Compared with these, the slump test was more sensitive.", True),
+    ("In turn, the inflamed nerve root becomes more sensitive.", True),
+    ("Despite treatment, a third of patients still had pain at one year.", False),
+    ("Following surgery, most patients returned to work within three months.", False),
 ])
 def test_which_sentences_lean_back(sentence, leans):
     from service.candidates import leans_back
