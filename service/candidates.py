@@ -77,7 +77,8 @@ _BACK_REFERENCE = re.compile(
     r"one of these|each of these|all of these|both of these|none of these|in both|in turn|on the contrary|"
     r"even so|as such|to (this|that) end|in the (other|opposite|same) (direction|way|vein)|"
     # a preposition whose object is a pronoun: "Despite this, ...", "Unlike these, ...", "Compared with that, ..."
-    r"(despite|because of|after|before|beyond|besides|apart from|given|following|unlike|like|as with|in spite of|"
+    # ("given" is left out: "Given that most patients recover, ..." is a conjunction, not a pointer)
+    r"(despite|because of|after|before|beyond|besides|apart from|following|unlike|like|as with|in spite of|"
     r"in addition to|compared (with|to)|in line with|consistent with|contrary to|beside) "
     r"(this|these|that|those|it|them))\b",
     re.IGNORECASE,

@@ -284,15 +284,22 @@ _VERSUS = re.compile(r"^(?:(?:what|how|which|is|are|does|do)\b.*?\b(?:is|are|bet
 
 _DIFFER = re.compile(r"\b(?:does|do|is|are)\s+(.+?)\s+(?:differ|different|compare)\s+(?:from|with|to)\s+"
                      r"(.+?)\s*\??\s*$", re.I)
+# "How do you tell X from Y?", "How can X be told apart from Y?": the phrasings service/intent.py reads as a
+# comparison, so the two sides are read from them too.
+_TELL_APART = re.compile(r"\b(?:tell\s+(.+?)\s+(?:apart\s+)?from|(?:can|could|is|are)\s+(.+?)\s+(?:be\s+)?told\s+"
+                         r"apart\s+from)\s+(.+?)\s*\??\s*$", re.I)
 
 
 def compared_terms(question: str) -> tuple[frozenset[str], frozenset[str]] | None:
-    """For "the difference between X and Y", "X versus Y" or "how does X differ from Y": the terms only X names
-    and only Y names."""
+    """For "the difference between X and Y", "X versus Y", "how does X differ from Y" or "how do you tell X from
+    Y": the terms only X names and only Y names."""
     m = _BETWEEN.search(question) or _VERSUS.match(question) or _DIFFER.search(question)
-    if not m:
+    if m:
+        a, b = content_terms(m.group(1)), content_terms(m.group(2))
+    elif m := _TELL_APART.search(question):
+        a, b = content_terms(m.group(1) or m.group(2)), content_terms(m.group(3))
+    else:
         return None
-    a, b = content_terms(m.group(1)), content_terms(m.group(2))
     only_a, only_b = a - b, b - a
     return (only_a, only_b) if only_a and only_b else None
 

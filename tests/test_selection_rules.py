@@ -201,6 +201,7 @@ def test_a_sentence_announcing_text_it_does_not_hold_is_not_quotable(sentence, a
     ("In turn, the inflamed nerve root becomes more sensitive.", True),
     ("Despite treatment, a third of patients still had pain at one year.", False),
     ("Following surgery, most patients returned to work within three months.", False),
+    ("Given that most sciatica settles, surgery is kept for persistent or severe cases.", False),
 ])
 def test_which_sentences_lean_back(sentence, leans):
     from service.candidates import leans_back
@@ -306,6 +307,9 @@ def test_a_list_question_is_summarised_by_the_source_s_own_enumerating_sentence(
     ("How does buttock pain differ from low back pain?", ({"buttock"}, {"low", "back"})),
     ("Is radicular pain different from referred pain?", ({"radicular"}, {"referr"})),
     ("Slump test versus straight leg raise?", ({"slump", "test"}, {"straight", "leg", "rais"})),
+    ("How do you tell hip osteoarthritis from lumbar spine pain?", ({"hip", "osteoarthritis"}, {"lumbar", "spin", "pain"})),
+    ("How can ischiogluteal bursitis be told apart from hamstring tendinopathy?",
+     ({"ischiogluteal", "bursitis"}, {"hamstr", "tendinopathy"})),
 ])
 def test_the_two_sides_of_a_comparison_are_read_from_its_usual_phrasings(question, sides):
     from service.intent import question_intent
