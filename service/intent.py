@@ -88,8 +88,14 @@ _HOW_IS_IT_DONE = re.compile(r"^\W*how (is|are|do|does|should|can|could|would|to
 # A question asked with a wh-word rather than for a yes or a no.
 _OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when)\b", _I)
 
-# Three or more items in a series: "the discs, the facet joints and the hip joint".
-_SERIES = re.compile(r"[^,.;:]{3,60}, [^,.;:]{3,60},? (and|or) [^,.;:]{3,60}")
+# A sentence that lists things of the asked kind names them as its subject ("The discs, the facet joints
+# and the hip joint can all refer pain ...") or after "by", "from" or "of" ("... caused by X, Y or Z", "lead
+# to development of a cough, rhinitis, fever and other symptoms"). Commas elsewhere usually set off an
+# apposition or clauses ("at the ischial tuberosity, the 'sitting bone', that is ...", "In most people with
+# ..., no single structure ..., and ..."). A listed item is a noun phrase: at most 40 characters for the
+# items before the last keeps out clauses.
+_LIST_ITEMS = r"(?:[^,.;:]{3,40}, )+[^,.;:]{3,40},? (and|or) [^,.;:]{3,60}"
+_ENUMERATING_SERIES = re.compile(rf"^\W*{_LIST_ITEMS}|\b(by|from|of) {_LIST_ITEMS}", _I)
 
 # Headings of sections that hold each kind of answer.
 _HEADING_CUES: dict[str, re.Pattern] = {
@@ -137,7 +143,8 @@ class Intent:
 
     def enumerates(self, sentence: str) -> bool:
         """A list question, and the sentence is a list of the kind asked for ("X, Y and Z can all cause ...")."""
-        return self.kind == LIST and bool(_SENTENCE_CUES[LIST].search(sentence) or _SERIES.search(sentence))
+        return self.kind == LIST and bool(_SENTENCE_CUES[LIST].search(sentence)
+                                          or _ENUMERATING_SERIES.search(sentence))
 
     def other_kind_of_section(self, heading: str) -> bool:
         """The question asks for a cause, a diagnosis, a treatment or a prognosis, and the heading is over a

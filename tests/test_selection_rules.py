@@ -445,3 +445,33 @@ def test_how_a_condition_is_diagnosed_or_treated_asks_for_several_statements(que
     from service.intent import question_intent
 
     assert question_intent(question).several is several
+
+
+@pytest.mark.parametrize("sentence, lists", [
+    ("The lumbar discs, the facet joints, the sacroiliac joints and the hip joint can all refer pain into the "
+     "buttock.", True),                                          # the items are the subject
+    ("The nerves, tendons and bursae of the buttock can also produce pain there.", True),
+    ("Sciatica is most often caused by disc herniation, spinal stenosis or a tumour.", True),  # after "by"
+    ("Common causes include disc herniation, facet joint pain and hip disease.", True),        # "include"
+    ("Infection can lead to development of a cough, rhinitis, fever and other symptoms.", True),  # after "of"
+    ('Proximal hamstring tendinopathy causes deep pain at the ischial tuberosity, the "sitting bone", that is '
+     "often made worse by sitting and by running.", False),      # commas around an apposition
+    ("In most people with back pain that spreads into the buttock, no single structure can be reliably "
+     "confirmed as the source, and the pain is classed as non-specific low back pain.", False),  # clauses
+])
+def test_an_enumerating_sentence_names_its_items_as_subject_or_after_by(sentence, lists):
+    from service.intent import question_intent
+
+    assert question_intent("What are the causes of buttock pain?").enumerates(sentence) is lists
+
+
+def test_a_list_question_is_not_summarised_by_a_sentence_whose_commas_set_off_an_apposition():
+    scored = preference_case("What are the causes of buttock pain?", {
+        'Hamstring tendinopathy causes deep pain at the ischial tuberosity, the "sitting bone", that is often made '
+        "worse by sitting and by running.": 0.9,
+        "The lumbar discs, the facet joints, the sacroiliac joints and the hip joint can all refer pain into the "
+        "buttock.": 0.8,
+    })
+    selection = select(scored, min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5, point_share=0.8)
+    assert selection.summary.text.startswith("The lumbar discs, the facet joints")
+
