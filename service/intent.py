@@ -95,7 +95,7 @@ _OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when)\b"
 # ..., no single structure ..., and ..."). A listed item is a noun phrase: at most 40 characters for the
 # items before the last keeps out clauses.
 _LIST_ITEMS = r"(?:[^,.;:]{3,40}, )+[^,.;:]{3,40},? (and|or) [^,.;:]{3,60}"
-_ENUMERATING_SERIES = re.compile(rf"^\W*{_LIST_ITEMS}|\b(by|from|of) {_LIST_ITEMS}", _I)
+_ENUMERATING_SERIES = re.compile(rf"(?:^\W*|\b(?:by|from|of) ){_LIST_ITEMS}", _I)
 
 # Headings of sections that hold each kind of answer.
 _HEADING_CUES: dict[str, re.Pattern] = {
