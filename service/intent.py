@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 DEFINITION, CAUSE, DIAGNOSIS, TREATMENT, PROGNOSIS = "definition", "cause", "diagnosis", "treatment", "prognosis"
-FIGURE, COMPARISON, YES_NO, LIST, GENERAL = "figure", "comparison", "yes/no", "list", "general"
-INTENTS = (DEFINITION, CAUSE, DIAGNOSIS, TREATMENT, PROGNOSIS, FIGURE, COMPARISON, YES_NO, LIST, GENERAL)
+SYMPTOM, FIGURE, COMPARISON, YES_NO, LIST, GENERAL = "symptom", "figure", "comparison", "yes/no", "list", "general"
+INTENTS = (DEFINITION, CAUSE, DIAGNOSIS, TREATMENT, PROGNOSIS, SYMPTOM, FIGURE, COMPARISON, YES_NO, LIST, GENERAL)
 
 _I = re.IGNORECASE
 
@@ -51,6 +51,11 @@ _QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
                        r"source of|where does .* come from)\b", _I)),
     (PROGNOSIS, re.compile(r"\b(prognosis|outlook|outcomes?|recover\w*|survival|mortality|go away|get better|"
                            r"last|how long|natural history|course)\b", _I)),
+    # "How does X present?", "What does X feel like?", "Where is X felt?": how the condition shows itself; after
+    # treatment, cause and prognosis, which "How can the symptoms be relieved?" and "Do the symptoms go away?" ask
+    # Asked openly only: "Do the symptoms of X predict Y?" is a yes/no question.
+    (SYMPTOM, re.compile(r"^\W*(what|which|how|where)\b.{0,80}?\b(symptoms?|signs? (of|and)|presents?|presentation|"
+                         r"feels? like|felt|hurts?)\b", _I)),
     (DEFINITION, re.compile(r"^\s*(what (is|are) (an? |the )?[^?]{1,60}\??\s*$|define|definition of|meaning of|"
                             r"what does .* mean)", _I)),
     (YES_NO, re.compile(r"^\s*(is|are|can|could|does|do|did|should|will|would|was|were|has|have|may|might)\b", _I)),
@@ -70,6 +75,10 @@ _SENTENCE_CUES: dict[str, re.Pattern] = {
     PROGNOSIS: re.compile(r"\b(prognos\w*|outcomes?|recover\w*|resolv\w*|surviv\w*|mortality|improv\w*|"
                           r"(over|within|after|for|by|in) (a few |several |many |[\d.]+ |\w+ )?(days|weeks|months|"
                           r"years)|most people|persist\w*|chronic|relaps\w*)\b", _I),
+    # what a patient feels or a clinician sees; not "pain" itself, which every sentence of a pain article says
+    SYMPTOM: re.compile(r"\b(symptoms?|signs?|present(s|ed|ing|ation)?|complain\w*|ach(e|es|ing)|tender\w*|"
+                        r"numb\w*|tingl\w*|weak(ness)?|stiff\w*|swell\w*|swollen|fever|fatigue|felt|feels?|"
+                        r"worse|aggravat\w*|radiat\w*|spread\w*|characteri[sz]ed by|manifest\w*|experience)\b", _I),
     FIGURE: re.compile(r"\d"),
     COMPARISON: re.compile(r"\b(than|compared (with|to)|whereas|while|unlike|differ\w*|versus|vs\.?|both|"
                            r"similar|in contrast)\b", _I),
@@ -94,8 +103,8 @@ _OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when)\b"
 # apposition or clauses ("at the ischial tuberosity, the 'sitting bone', that is ...", "In most people with
 # ..., no single structure ..., and ..."). A listed item is a noun phrase: at most 40 characters for the
 # items before the last keeps out clauses.
-_LIST_ITEMS = r"(?:[^,.;:]{3,40}, )+[^,.;:]{3,40},? (and|or) [^,.;:]{3,60}"
-_ENUMERATING_SERIES = re.compile(rf"(?:^\W*|\b(?:by|from|of) ){_LIST_ITEMS}", _I)
+_SERIES = r"(?:[^,.;:]{3,40}, )+[^,.;:]{3,40},? (and|or) [^,.;:]{3,60}"
+_ENUMERATING_SERIES = re.compile(rf"(?:^\W*|\b(?:by|from|of) ){_SERIES}", _I)
 
 # Headings of sections that hold each kind of answer.
 _HEADING_CUES: dict[str, re.Pattern] = {
@@ -106,6 +115,8 @@ _HEADING_CUES: dict[str, re.Pattern] = {
     TREATMENT: re.compile(r"\b(treatments?|therap\w*|management|managing|what helps|self-care|interventions?|"
                           r"surgery|rehabilitation|exercise|medications?|prevention)\b", _I),
     PROGNOSIS: re.compile(r"\b(prognosis|outlook|outcomes?|natural history|course|recovery|follow-up)\b", _I),
+    SYMPTOM: re.compile(r"\b(symptoms?|signs?|clinical (features|presentation|picture)|presentation|presenting|"
+                        r"felt|feel|feels)\b", _I),
     FIGURE: re.compile(r"\b(results?|findings|epidemiology|incidence|prevalence|statistics)\b", _I),
     COMPARISON: re.compile(r"\b(differen\w*|distinguish\w*|comparison|versus|vs)\b", _I),
     YES_NO: re.compile(r"\b(conclusions?|results?|findings|discussion|summary)\b", _I),
@@ -119,6 +130,7 @@ _HEADING_CUES: dict[str, re.Pattern] = {
 _LIST_ITEMS: tuple[tuple[str, re.Pattern], ...] = (
     (TREATMENT, re.compile(r"\b(treatments?|therapies|options|interventions|drugs|medications)\b", _I)),
     (CAUSE, re.compile(r"\b(causes|risk factors)\b", _I)),
+    (SYMPTOM, re.compile(r"\b(symptoms|signs|features|presentations?)\b", _I)),
 )
 
 
@@ -147,10 +159,11 @@ class Intent:
                                           or _ENUMERATING_SERIES.search(sentence))
 
     def other_kind_of_section(self, heading: str) -> bool:
-        """The question asks for a cause, a diagnosis, a treatment or a prognosis, and the heading is over a
-        section about another of these four only ("How is X diagnosed?" under a treatment question): its
-        sentences are on the asked condition but answer a different question."""
+        """The question asks for one of the CLINICAL_KINDS, and the heading is over a section about other
+        clinical kinds only, none of which answers it too ("How is X diagnosed?" under a treatment question):
+        its sentences are on the asked condition but answer a different question."""
         asked = set(self.kinds()) & set(CLINICAL_KINDS)
+        asked |= {near for kind in asked for near in _ALSO_ANSWERS.get(kind, ())}
         section = section_kinds(heading)
         return bool(asked) and bool(section) and not section & asked
 
@@ -160,7 +173,12 @@ class Intent:
 
 
 # The kinds of clinical question whose answers sit in sections of their own in a review or a patient article.
-CLINICAL_KINDS = (CAUSE, DIAGNOSIS, TREATMENT, PROGNOSIS)
+CLINICAL_KINDS = (CAUSE, DIAGNOSIS, SYMPTOM, TREATMENT, PROGNOSIS)
+# Sections of another kind that still answer the question: a diagnosis section describes the symptoms that lead
+# to the diagnosis ("pain at the sitting bone, worse when sitting") and a symptoms section the signs a clinician
+# looks for; a section on what a condition causes ("Can the hip joint cause buttock pain?") says where its pain
+# is felt.
+_ALSO_ANSWERS = {SYMPTOM: (DIAGNOSIS, CAUSE), DIAGNOSIS: (SYMPTOM,)}
 
 
 @lru_cache(maxsize=10_000)

@@ -86,6 +86,10 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     # quote from documents that address the question as a whole, when some do (a shared word is not a topic)
     covering = covering_candidates(cands, min_coverage)
     usable = [i for i in usable if i in covering] or usable
+    # ... and from sections about the asked kind of question, when some are: the summary of "What are the
+    # symptoms of a sacral stress fracture in runners?" is not "Return to running is gradual and guided by
+    # symptoms." from the section on managing it
+    usable = [i for i in usable if not cands.intent.other_kind_of_section(heading_of(cands, i))] or usable
     threshold, share = default_point_cut()
     threshold = point_threshold if point_threshold is not None else threshold
     share = point_share if point_share is not None else share
@@ -272,6 +276,11 @@ def agreeing(cands: Candidates, s: Sentence) -> list[Sentence]:
             out.append(o)
             seen.add(other)
     return out
+
+
+def heading_of(cands: Candidates, i: int) -> str:
+    """The heading of the section candidate i was quoted from."""
+    return cands.retrieval.hits[cands.items[i].hit].chunk.heading
 
 
 def doc_of(cands: Candidates, i: int) -> str:

@@ -213,7 +213,14 @@ def test_which_sentences_lean_back(sentence, leans):
     ("What are the treatments for Norrie disease?", "list", "treatment"),
     ("What are the options for managing sciatica?", "list", "treatment"),
     ("What are the causes of buttock pain?", "list", "cause"),
-    ("What are the symptoms of influenza?", "list", ""),
+    ("What are the symptoms of influenza?", "list", "symptom"),
+    ("What are the signs and symptoms of Norrie disease?", "list", "symptom"),
+    ("How does piriformis syndrome present?", "symptom", ""),
+    ("Where is pain from the hip joint felt?", "symptom", ""),
+    ("What does sacroiliac joint pain feel like?", "symptom", ""),
+    ("Do the symptoms of depression predict relapse?", "yes/no", ""),  # asked for a yes or a no
+    ("How can the symptoms of sciatica be relieved?", "treatment", ""),
+    ("Do the symptoms of sciatica go away?", "prognosis", ""),
     ("What are the genetic changes related to Norrie disease?", "cause", ""),
     ("Which genes are linked to autism?", "cause", ""),
     ("What is Norrie disease?", "definition", ""),
@@ -392,6 +399,11 @@ def test_a_point_from_another_document_comes_from_a_passage_about_the_asked_cond
     ("What are the red flags for back and buttock pain?", "When is surgery considered for a disc herniation?", True),
     ("What is deep gluteal syndrome?", "How is piriformis syndrome treated?", False),  # a definition: any section
     ("How common is sacroiliac joint pain?", "How is sacroiliac joint pain diagnosed?", False),  # a figure
+    ("What are the symptoms of a sacral fracture?", "How are sacral stress fractures in athletes managed?", True),
+    ("What are the symptoms of a sacral fracture?", "How are sacral insufficiency fractures diagnosed?", False),
+    ("Where is pain from the hip joint felt?", "Can the hip joint cause buttock pain?", False),
+    ("How is piriformis syndrome treated?", "What are the symptoms of piriformis syndrome?", True),
+    ("How is piriformis syndrome diagnosed?", "What are the symptoms of piriformis syndrome?", False),
 ])
 def test_a_section_about_another_kind_of_clinical_question_is_recognised(question, heading, other):
     from service.intent import question_intent
@@ -413,6 +425,33 @@ def test_points_of_a_treatment_question_do_not_come_from_its_diagnosis_section()
     assert selection.summary.text.startswith("Proximal hamstring tendinopathy is treated")
     assert [p.text for p in selection.points] == [
         "Corticosteroid injection for hamstring tendinopathy gives short-term relief only."]
+
+
+def test_the_summary_of_a_symptom_question_does_not_come_from_the_section_on_treating_it():
+    # "Return to running is gradual and guided by symptoms." had been the summary: symptoms, running
+    scored = scored_documents("What are the symptoms of a sacral stress fracture in runners?", [
+        ("sacral", "Sacral stress fractures", [
+            ("How are sacral stress fractures in runners managed?", {
+                "Return to running after a sacral stress fracture is gradual and guided by symptoms.": 0.9}),
+            ("What are the symptoms of a sacral stress fracture?", {
+                "In runners, a sacral stress fracture causes buttock pain that worsens with running.": 0.4}),
+        ]),
+    ])
+    selection = select(scored, min_evidence=-1.0, point_threshold=0.5, point_share=0.0)
+    assert selection.summary.text == "In runners, a sacral stress fracture causes buttock pain that worsens with running."
+    assert selection.points == ()
+
+
+def test_a_symptom_question_reads_symptom_sentences_and_headings_as_answers():
+    from service.intent import question_intent
+
+    intent = question_intent("What are the symptoms of ischiogluteal bursitis?")
+    assert intent.sentence_cue("Pain is typically worse when sitting and eased by standing.")
+    assert intent.sentence_cue("Numbness or tingling in the leg is not typical.")
+    assert not intent.sentence_cue("Ischiogluteal bursitis is inflammation of the bursa over the ischium.")
+    assert intent.heading_cue("Signs and symptoms")
+    assert intent.heading_cue("Clinical presentation")
+    assert not intent.heading_cue("Management")
 
 
 @pytest.mark.parametrize("restatement, quoted", [
