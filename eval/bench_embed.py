@@ -8,6 +8,7 @@ and the mean cosine between the two backends' vectors.
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import json
 import os
@@ -33,6 +34,11 @@ def load_texts(dataset: Path, n: int) -> list[str]:
 def count_tokens(embedder, texts: list[str], max_length: int) -> int:
     """Wordpiece tokens the model actually sees (with specials, after truncation)."""
     tok = embedder.tokenizer if hasattr(embedder, "tokenizer") else embedder.model.tokenizer
+    if hasattr(tok, "encode_batch"):  # the `tokenizers` library's Tokenizer (the ONNX backend's): padding off
+        tok = copy.deepcopy(tok)
+        tok.no_padding()
+        tok.enable_truncation(max_length)
+        return sum(len(e.ids) for e in tok.encode_batch(texts))
     return sum(len(ids) for ids in tok(texts, truncation=True, max_length=max_length)["input_ids"])
 
 

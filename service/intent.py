@@ -162,10 +162,7 @@ class Intent:
         """The question asks for one of the CLINICAL_KINDS, and the heading is over a section about other
         clinical kinds only, none of which answers it too ("How is X diagnosed?" under a treatment question):
         its sentences are on the asked condition but answer a different question."""
-        asked = set(self.kinds()) & set(CLINICAL_KINDS)
-        asked |= {near for kind in asked for near in _ALSO_ANSWERS.get(kind, ())}
-        section = section_kinds(heading)
-        return bool(asked) and bool(section) and not section & asked
+        return other_kind_for(self.kinds(), heading)
 
     def kinds(self) -> tuple[str, ...]:
         """The kinds of answer that count: the intent's own, and its items' for a list."""
@@ -179,6 +176,16 @@ CLINICAL_KINDS = (CAUSE, DIAGNOSIS, SYMPTOM, TREATMENT, PROGNOSIS)
 # looks for; a section on what a condition causes ("Can the hip joint cause buttock pain?") says where its pain
 # is felt.
 _ALSO_ANSWERS = {SYMPTOM: (DIAGNOSIS, CAUSE), DIAGNOSIS: (SYMPTOM,)}
+
+
+@lru_cache(maxsize=10_000)
+def other_kind_for(kinds: tuple[str, ...], heading: str) -> bool:
+    """Intent.other_kind_of_section for the question's kinds of answer; cached: selection asks it of every
+    candidate of every answer, and a corpus has few headings."""
+    asked = set(kinds) & set(CLINICAL_KINDS)
+    asked |= {near for kind in asked for near in _ALSO_ANSWERS.get(kind, ())}
+    section = section_kinds(heading)
+    return bool(asked) and bool(section) and not section & asked
 
 
 @lru_cache(maxsize=10_000)

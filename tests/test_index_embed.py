@@ -56,3 +56,23 @@ def test_serving_tokenizer_equals_transformers_and_torch_stays_unloaded(tmp_path
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.slow
+def test_the_embedding_benchmark_counts_the_wordpieces_the_onnx_model_sees(tmp_path):
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from eval.bench_embed import count_tokens
+    from index.models import resolve_model
+    from index.onnx_backend import exported_model_dir, fast_tokenizer
+
+    folder = exported_model_dir(resolve_model(None), tmp_path / "models")
+    serving = SimpleNamespace(tokenizer=fast_tokenizer(folder / "tokenizer" / "tokenizer.json", 128))
+    expected = AutoTokenizer.from_pretrained(str(folder / "tokenizer"))(TEXTS, truncation=True, max_length=128)
+    # with specials, truncated at the window, no padding: 128 for the long text, 3 for "short"
+    assert count_tokens(serving, TEXTS, 128) == sum(len(ids) for ids in expected["input_ids"])
+    assert count_tokens(serving, ["short"], 128) == 3
+    # the serving tokenizer itself still pads a batch to its longest text
+    assert len({len(e.ids) for e in serving.tokenizer.encode_batch(TEXTS)}) == 1
