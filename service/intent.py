@@ -51,9 +51,9 @@ _QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
                        r"source of|where does .* come from)\b", _I)),
     (PROGNOSIS, re.compile(r"\b(prognosis|outlook|outcomes?|recover\w*|survival|mortality|go away|get better|"
                            r"last|how long|natural history|course)\b", _I)),
-    # "How does X present?", "What does X feel like?", "Where is X felt?": how the condition shows itself; after
-    # treatment, cause and prognosis, which "How can the symptoms be relieved?" and "Do the symptoms go away?" ask
-    # Asked openly only: "Do the symptoms of X predict Y?" is a yes/no question.
+    # "How does X present?", "What does X feel like?", "Where is X felt?": how the condition shows itself. After
+    # treatment, cause and prognosis ("How can the symptoms be relieved?" asks for a treatment), and asked with
+    # a wh-word only ("Do the symptoms of X predict Y?" is a yes/no question).
     (SYMPTOM, re.compile(r"^\W*(what|which|how|where)\b.{0,80}?\b(symptoms?|signs? (of|and)|presents?|presentation|"
                          r"feels? like|felt|hurts?)\b", _I)),
     (DEFINITION, re.compile(r"^\s*(what (is|are) (an? |the )?[^?]{1,60}\??\s*$|define|definition of|meaning of|"
