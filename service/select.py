@@ -308,8 +308,9 @@ def about_the_question(cands: Candidates, i: int, summary_doc: str, on_point: se
     another condition's fusion trial in the next ("Is surgery better than conservative care for a herniated
     disc?" quoted sacroiliac fusion). On all of PubMedQA (answer_bench) point precision went 0.413 -> 0.447 with
     the summary unchanged (0.773); COVID-QA (medcite eval) exact answer in the whole answer 0.497 -> 0.494."""
-    hit = cands.retrieval.hits[cands.items[i].hit]
-    if cands.intent.other_kind_of_section(hit.chunk.heading):
+    # select() already prefers sections of the asked kind; this keeps points out of the others even when the
+    # summary had to come from one (no quotable sentence of the asked kind)
+    if cands.intent.other_kind_of_section(heading_of(cands, i)):
         return False
     return doc_of(cands, i) == summary_doc or cands.items[i].hit in on_point
 
