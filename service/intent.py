@@ -95,7 +95,7 @@ _HOW_IS_IT_DONE = re.compile(r"^\W*how (is|are|do|does|should|can|could|would|to
                              r"investigat|evaluat)\w*", _I)
 
 # A question asked with a wh-word rather than for a yes or a no.
-_OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when)\b", _I)
+_OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when|who|whom|whose)\b", _I)
 
 # A sentence that lists things of the asked kind names them as its subject ("The discs, the facet joints
 # and the hip joint can all refer pain ...") or after "by", "from" or "of" ("... caused by X, Y or Z", "lead
@@ -144,6 +144,8 @@ class Intent:
     # difference between X and Y?", "How does X differ from Y?"; "X versus Y: is there a difference?" and
     # "Is X better than Y?" want one verdict).
     several: bool = False
+    # Asked with a wh-word ("What is the mortality rate of X?"), not for a yes or a no.
+    open: bool = False
 
     def sentence_cue(self, sentence: str) -> bool:
         """The sentence gives this kind of answer (a figure for a figure question, ...)."""
@@ -201,12 +203,13 @@ def section_kinds(heading: str) -> frozenset[str]:
 
 def question_intent(question: str) -> Intent:
     """The intent of a question: the first matching frame, else GENERAL."""
+    is_open = bool(_OPEN_QUESTION.match(question))
     for kind, frame in _QUESTION_FRAMES:
         if frame.search(question):
-            several = (kind == LIST or (kind == COMPARISON and bool(_OPEN_QUESTION.match(question)))
+            several = (kind == LIST or (kind == COMPARISON and is_open)
                        or (kind in (DIAGNOSIS, TREATMENT) and bool(_HOW_IS_IT_DONE.match(question))))
-            return Intent(kind, list_items(question) if kind == LIST else "", several)
-    return Intent(GENERAL)
+            return Intent(kind, list_items(question) if kind == LIST else "", several, is_open)
+    return Intent(GENERAL, open=is_open)
 
 
 def list_items(question: str) -> str:

@@ -335,6 +335,43 @@ def test_a_definition_of_the_asked_term_is_the_summary_even_well_below_the_most_
     assert selection.summary.text == "Deep gluteal syndrome is buttock pain caused by trapping of the sciatic nerve."
 
 
+DURATION = {
+    "About 39% of patients with a disc herniation eventually had surgery.": 0.75,
+    "Sciatica from a disc herniation often improves over weeks to months without surgery.": 0.70,
+}
+
+
+@pytest.mark.parametrize("question, share, summary", [
+    # asked openly: the close sentence naming the question's key terms (0.70 >= 0.86 x 0.75)
+    ("How long does sciatica from a disc herniation last?", 0.86,
+     "Sciatica from a disc herniation often improves over weeks to months without surgery."),
+    # not close enough: 0.70 < 0.95 x 0.75
+    ("How long does sciatica from a disc herniation last?", 0.95,
+     "About 39% of patients with a disc herniation eventually had surgery."),
+    # asked for a yes or a no: the most probable
+    ("Does sciatica from a disc herniation last long?", 0.86,
+     "About 39% of patients with a disc herniation eventually had surgery."),
+])
+def test_an_open_question_s_summary_names_what_it_asks_about_among_close_sentences(question, share, summary):
+    selection = select(preference_case(question, DURATION), min_evidence=-1.0, min_coverage=0.0,
+                       point_threshold=0.5, point_share=share)
+    assert selection.summary.text == summary
+
+
+@pytest.mark.parametrize("question, is_open", [
+    ("How long does sciatica last?", True),
+    ("Who gets sacral insufficiency fractures?", True),
+    ("What is the mortality rate of severe ARDS?", True),
+    ("Does acupuncture help low back pain?", False),
+    ("Is the Distance Worth It?", False),
+    ("Sacroiliac joint pain in pregnancy", False),
+])
+def test_a_question_asked_with_a_wh_word_is_open(question, is_open):
+    from service.intent import question_intent
+
+    assert question_intent(question).open is is_open
+
+
 LIST_ARTICLE = {
     "The discs, the facet joints and the hip joint can all refer pain into the buttock.": 0.9,
     "Hip osteoarthritis often causes buttock pain as well as groin pain.": 0.6,
