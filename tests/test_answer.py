@@ -162,6 +162,24 @@ def test_boilerplate_is_dropped(sentence, heading):
     assert is_boilerplate(sentence, heading)
 
 
+@pytest.mark.parametrize("sentence, glued", [
+    ("Causes\nMost buttock pain comes from the lumbar spine or the sacroiliac joints.", True),
+    ("Who is at risk of a sacral insufficiency fracture?\nOlder women with osteoporosis are most at risk.", True),
+    # a sentence wrapped across the lines of a PDF, starting mid-line: its next line goes on
+    ("Sacral insufficiency fractures occur mainly in older women with postmenopausal osteoporosis\n(Lyders 2010).",
+     False),
+    ("Fractures that\nare unstable or displaced may need surgical fixation.", False),
+    ("Pain from the hip is often felt in the buttock, as described by the\nAmerican College of Rheumatology.", False),
+    ("Proximal hamstring tendinopathy is seen mainly in runners, including middle- and long-distance runners\n"
+     "and sprinters, and in sports that involve repeated kicking.", False),
+])
+def test_a_heading_glued_to_a_sentence_is_told_from_a_sentence_wrapped_across_lines(sentence, glued):
+    from service.text import glued_heading
+
+    assert glued_heading(sentence) is glued
+    assert is_boilerplate(sentence) is glued
+
+
 def test_statements_are_kept():
     assert not is_boilerplate("Pain in the buttock is common in adults who sit for long periods.")
     assert not is_boilerplate("Radicular pain is shooting or electric and runs in a narrow band down the leg.")
@@ -180,6 +198,7 @@ def test_query_terms_separate_topic_from_template():
     ("What is the role of physiotherapy in hamstring tendinopathy?", {"physiotherapy", "hamstr", "tendinopathy"}),
     ("Who gets sacral insufficiency fractures?", {"sacral", "insufficiency", "fractur"}),
     ("How quickly does a sacral fracture heal?", {"sacral", "fractur", "heal"}),
+    ("What are the risk factors for proximal hamstring tendinopathy?", {"proximal", "hamstr", "tendinopathy"}),
     # the same words outside a frame are the topic
     ("Is long-term opioid use safe?", {"long", "term", "opioid", "safe"}),
     ("What was the last follow-up visit?", {"last", "follow", "visit"}),
