@@ -94,6 +94,14 @@ _SENTENCE_CUES: dict[str, re.Pattern] = {
 _HOW_IS_IT_DONE = re.compile(r"^\W*how (is|are|do|does|should|can|could|would|to)\b.*\b(diagnos|treat|manag|assess|"
                              r"investigat|evaluat)\w*", _I)
 
+# "How accurate is the slump test?", "What is the sensitivity of X?": asks for a test's accuracy, which a source
+# gives as figures ("a sensitivity of 0.84 and a specificity of 0.83").
+_ACCURACY_QUESTION = re.compile(r"\bhow (accurate|sensitive|specific|reliable)\b|\b(accuracy|sensitivity|"
+                                r"specificity|predictive values?|likelihood ratios?)\b", _I)
+# A sentence reporting an accuracy figure: the measure, then a number within the same clause.
+_ACCURACY_FIGURE = re.compile(r"\b(sensitivit(y|ies)|specificit(y|ies)|likelihood ratios?|predictive values?|"
+                              r"accuracy|area under the curve|auc|kappa)\b[^.;]{0,80}?\d", _I)
+
 # A question asked with a wh-word rather than for a yes or a no.
 _OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when|who|whom|whose)\b", _I)
 
@@ -146,6 +154,8 @@ class Intent:
     several: bool = False
     # Asked with a wh-word ("What is the mortality rate of X?"), not for a yes or a no.
     open: bool = False
+    # Asks for a test's accuracy ("How accurate is X?"), which a source reports as figures.
+    accuracy: bool = False
 
     def sentence_cue(self, sentence: str) -> bool:
         """The sentence gives this kind of answer (a figure for a figure question, ...)."""
@@ -154,6 +164,10 @@ class Intent:
     def heading_cue(self, heading: str) -> bool:
         """The section heading is where this kind of answer is found."""
         return bool(heading) and any(_HEADING_CUES[kind].search(heading) for kind in self.kinds())
+
+    def reports_accuracy(self, sentence: str) -> bool:
+        """An accuracy question, and the sentence reports an accuracy figure ("a sensitivity of 0.84")."""
+        return self.accuracy and bool(_ACCURACY_FIGURE.search(sentence))
 
     def enumerates(self, sentence: str) -> bool:
         """A list question, and the sentence is a list of the kind asked for ("X, Y and Z can all cause ...")."""
@@ -208,7 +222,8 @@ def question_intent(question: str) -> Intent:
         if frame.search(question):
             several = (kind == LIST or (kind == COMPARISON and is_open)
                        or (kind in (DIAGNOSIS, TREATMENT) and bool(_HOW_IS_IT_DONE.match(question))))
-            return Intent(kind, list_items(question) if kind == LIST else "", several, is_open)
+            return Intent(kind, list_items(question) if kind == LIST else "", several, is_open,
+                          kind == DIAGNOSIS and bool(_ACCURACY_QUESTION.search(question)))
     return Intent(GENERAL, open=is_open)
 
 

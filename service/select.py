@@ -59,13 +59,14 @@ _WORD = re.compile(r"[a-z][a-z\-]+")
 
 @dataclass(frozen=True)
 class Span:
-    """A quotable span of one chunk: one sentence, or a sentence with the one it leans on."""
+    """A quotable span of one chunk: one sentence, or a sentence with the one or two it leans on."""
 
     candidate: int  # index into Candidates.items of the sentence that earned the span
     start: int
     end: int
     text: str
     cites: tuple
+    members: tuple[int, ...] = ()  # the candidates it quotes, in text order (the earning one last)
 
 
 def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float = MIN_EVIDENCE,
@@ -131,6 +132,11 @@ def preferred_summaries(cands: Candidates, usable: list[int], prob: np.ndarray, 
     defining = [i for i in usable if cands.features[i, FEATURES.index("defines")] > 0]
     if defining:
         return defining
+    if cands.intent.open:
+        reporting = [i for i in usable if cands.intent.reports_accuracy(cands.items[i].text)]
+        if reporting:
+            named = cands.features[reporting, FEATURES.index("key_terms_context")]
+            return [i for i, n in zip(reporting, named) if n >= named.max()]
     floor = share * max(float(prob[i]) for i in usable)
     close = [i for i in usable if prob[i] >= floor]
     both_sides = [i for i in close if cands.features[i, FEATURES.index("both_sides")] > 0]
@@ -159,35 +165,52 @@ def default_point_cut() -> tuple[float, float]:
     return float(thresholds["point"]), float(thresholds.get("point_share", 0.0))
 
 
+# A span reaches back over at most this many sentences: a result leaning on a study's set-up ("In that study,
+# ..." after "Laslett and colleagues compared ...") and a further finding leaning on that result ("Laslett and
+# colleagues also reported ..."). Longer chains are rare and read as a paragraph, not a quote.
+MAX_LEANING_BACK = 2
+
+
 def quotable_spans(cands: Candidates) -> list[Span | None]:
     """Per candidate, the span it can be quoted as, or None when it cannot stand alone."""
+    index = {(s.hit, s.position): i for i, s in enumerate(cands.items)}
     out: list[Span | None] = []
-    positions = {(s.hit, s.position) for s in cands.items}
     for i, s in enumerate(cands.items):
-        if s.back_reference and (s.hit, s.position - 1) not in positions:
-            out.append(None)  # what it leans on is boilerplate (or quoted from another chunk): not quotable
-        elif s.setup and not s.back_reference:
+        if s.setup and not s.back_reference:
             out.append(None)  # a set-up is quoted only with its result, which then leans back on it
-        elif not s.back_reference:
-            out.append(Span(i, s.start, s.end, s.text, s.cites))
-        elif s.antecedent_start is None or s.antecedent_back_reference or not s.antecedent_text:
-            out.append(None)  # leans on text it cannot bring along
-        else:
-            text = cands.retrieval.hits[s.hit].chunk.text
-            out.append(Span(i, s.antecedent_start, s.end, collapse(text[s.antecedent_start:s.end]),
-                            s.antecedent_cites + s.cites))
+            continue
+        members = leaning_chain(cands, index, i)
+        if members is None:
+            out.append(None)  # leans on text it cannot bring along (boilerplate, another chunk, a longer chain)
+            continue
+        first = cands.items[members[0]]
+        text = s.text if len(members) == 1 else collapse(cands.retrieval.hits[s.hit].chunk.text[first.start:s.end])
+        cites = tuple(c for m in members for c in cands.items[m].cites)
+        out.append(Span(i, first.start, s.end, text, cites, members))
     return out
 
 
+def leaning_chain(cands: Candidates, index: dict, i: int) -> tuple[int, ...] | None:
+    """Candidate i and the candidates before it in its chunk that it leans on, back to one that stands on its
+    own (which may be a set-up), in text order; None when the chain reaches text that is not a candidate or
+    runs longer than MAX_LEANING_BACK."""
+    chain = [i]
+    while cands.items[chain[0]].back_reference:
+        s = cands.items[chain[0]]
+        before = index.get((s.hit, s.position - 1))
+        if before is None or len(chain) > MAX_LEANING_BACK:
+            return None
+        chain.insert(0, before)
+    return tuple(chain)
+
+
 def span_probabilities(cands: Candidates, spans: list[Span | None], prob: np.ndarray) -> np.ndarray:
-    """Each span's probability: a two-sentence span gets the mean of its sentences' (the expected share of
-    the quoted text that answers), so a weak antecedent weighs on the sentence that needs it."""
+    """Each span's probability: a span of several sentences gets the mean of its sentences' (the expected share
+    of the quoted text that answers), so a weak antecedent weighs on the sentence that needs it."""
     out = np.array(prob, dtype=np.float32, copy=True)
-    index = {(s.hit, s.position): i for i, s in enumerate(cands.items)}
     for i, span in enumerate(spans):
-        s = cands.items[i]
-        if span is not None and span.start != s.start:
-            out[i] = 0.5 * (prob[i] + prob[index[(s.hit, s.position - 1)]])
+        if span is not None and len(span.members) > 1:
+            out[i] = float(np.mean([prob[m] for m in span.members]))
     return out
 
 
@@ -250,12 +273,8 @@ def restates(cands: Candidates, spans: list[Span | None], i: int, chosen: list[i
 
 
 def span_sentences(cands: Candidates, span: Span) -> set[str]:
-    """The sentences a span quotes (its own and, for a two-sentence span, the one it leans on), lower-cased."""
-    s = cands.items[span.candidate]
-    out = {s.text.lower()}
-    if span.start != s.start:
-        out.add(s.antecedent_text.lower())
-    return out
+    """The sentences a span quotes (its own and those it leans on), lower-cased."""
+    return {cands.items[m].text.lower() for m in span.members}
 
 
 def overlaps(cands: Candidates, a: Span, b: Span) -> bool:

@@ -148,9 +148,12 @@ class QueryTerms:
 # topic terms, "long" and "last" made "Exercise is recommended for long-lasting low back pain" the answer to
 # how long sciatica lasts, and a source that never says "usually" looked as if it missed part of the question.
 # ("What are the risk factors for proximal hamstring tendinopathy?" took "Other risk factors include pelvic
-# radiotherapy ..." from the sacral fracture article: "factor" counted as a topic term.)
+# radiotherapy ..." from the sacral fracture article: "factor" counted as a topic term; "How accurate are
+# sacroiliac provocation tests?" took a hamstring article's "all three tests were reliable and reasonably
+# accurate", which named "accurate".)
 _FRAME_WORDS = re.compile(
-    r"\bhow (long|soon|quickly|fast|far)\b|\b(usually|typically|generally|normally|ordinarily)\b|"
+    r"\bhow (long|soon|quickly|fast|far|accurate|reliable|sensitive|specific|useful|effective)\b|"
+    r"\b(usually|typically|generally|normally|ordinarily)\b|"
     r"\b(last|lasts|take|takes|persist|persists)\W*$|\brole of\b|\bwho (gets|get|develops|develop)\b|"
     r"\brisk factors?\b",
     re.IGNORECASE)

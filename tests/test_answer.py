@@ -199,6 +199,7 @@ def test_query_terms_separate_topic_from_template():
     ("Who gets sacral insufficiency fractures?", {"sacral", "insufficiency", "fractur"}),
     ("How quickly does a sacral fracture heal?", {"sacral", "fractur", "heal"}),
     ("What are the risk factors for proximal hamstring tendinopathy?", {"proximal", "hamstr", "tendinopathy"}),
+    ("How accurate are sacroiliac provocation tests?", {"sacroiliac", "provocation"}),
     # the same words outside a frame are the topic
     ("Is long-term opioid use safe?", {"long", "term", "opioid", "safe"}),
     ("What was the last follow-up visit?", {"last", "follow", "visit"}),

@@ -372,6 +372,48 @@ def test_a_question_asked_with_a_wh_word_is_open(question, is_open):
     assert question_intent(question).open is is_open
 
 
+ACCURACY = {
+    "The thigh thrust test pushes the bent thigh backwards to shear the sacroiliac joint.": 0.9,
+    "Two or more positive sacroiliac provocation tests had a sensitivity of 0.88 and a specificity of 0.78.": 0.3,
+}
+
+
+@pytest.mark.parametrize("question, summary", [
+    # asked openly for a test's accuracy: the sentence reporting its figures, however less probable
+    ("How accurate are sacroiliac provocation tests?",
+     "Two or more positive sacroiliac provocation tests had a sensitivity of 0.88 and a specificity of 0.78."),
+    ("What is the sensitivity of sacroiliac provocation tests?",
+     "Two or more positive sacroiliac provocation tests had a sensitivity of 0.88 and a specificity of 0.78."),
+    # asked for a yes or a no: the most probable
+    ("Are sacroiliac provocation tests accurate?",
+     "The thigh thrust test pushes the bent thigh backwards to shear the sacroiliac joint."),
+])
+def test_an_accuracy_question_is_summarised_by_the_sentence_reporting_accuracy_figures(question, summary):
+    selection = select(preference_case(question, ACCURACY), min_evidence=-1.0, min_coverage=0.0,
+                       point_threshold=0.5, point_share=0.86)
+    assert selection.summary.text == summary
+
+
+CHAIN = ["Laslett and colleagues compared provocation tests with sacroiliac joint blocks.",
+         "In that study, two or more positive tests had a sensitivity of 0.88 and a specificity of 0.78.",
+         "Laslett and colleagues also reported that six positive tests were no more accurate than two."]
+
+
+@pytest.mark.parametrize("sentences, quotable", [
+    # a further finding leans on the result, which leans on the set-up: quoted as one span of the three
+    (CHAIN, [None, " ".join(CHAIN[:2]), " ".join(CHAIN)]),
+    # one more leaning sentence makes a chain of four: not quoted
+    (CHAIN + ["They also found that distraction was the most specific test."],
+     [None, " ".join(CHAIN[:2]), " ".join(CHAIN), None]),
+])
+def test_a_sentence_is_quoted_with_the_two_sentences_it_leans_on_at_most(sentences, quotable):
+    from service.select import quotable_spans
+
+    scored = preference_case("How accurate are sacroiliac provocation tests?", {t: 0.5 for t in sentences})
+    spans = quotable_spans(scored.candidates)
+    assert [s.text if s else None for s in spans] == quotable
+
+
 LIST_ARTICLE = {
     "The discs, the facet joints and the hip joint can all refer pain into the buttock.": 0.9,
     "Hip osteoarthritis often causes buttock pain as well as groin pain.": 0.6,
