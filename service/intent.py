@@ -102,6 +102,15 @@ _ACCURACY_QUESTION = re.compile(r"\bhow (accurate|sensitive|specific|reliable)\b
 _ACCURACY_FIGURE = re.compile(r"\b(sensitivit(y|ies)|specificit(y|ies)|likelihood ratios?|predictive values?|"
                               r"accuracy|area under the curve|auc|kappa)\b[^.;]{0,80}?\d", _I)
 
+# "Does acupuncture help low back pain?", "Is spinal manipulation recommended for ...?": a yes/no question about
+# what an intervention or test does; its subject (between the auxiliary and the verb of effect) is what the
+# answer must be about.
+_EFFECT_QUESTION = re.compile(
+    r"^\W*(does|do|can|could|will|would|is|are|should)\s+(?P<subject>[^?]{2,60}?)\s+(be\s+)?(help|helps|work|"
+    r"works|improve|improves|relieve|relieves|reduce|reduces|ease|eases|prevent|prevents|cure|cures|recommended|"
+    r"effective|useful|helpful|beneficial|worthwhile|safe|good|advised|indicated|needed|necessary|used|offered)\b",
+    _I)
+
 # A question asked with a wh-word rather than for a yes or a no.
 _OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when|who|whom|whose)\b", _I)
 
@@ -156,6 +165,8 @@ class Intent:
     open: bool = False
     # Asks for a test's accuracy ("How accurate is X?"), which a source reports as figures.
     accuracy: bool = False
+    # For a yes/no question about what an intervention does, the words naming it ("acupuncture"), else "".
+    subject: str = ""
 
     def sentence_cue(self, sentence: str) -> bool:
         """The sentence gives this kind of answer (a figure for a figure question, ...)."""
@@ -223,8 +234,15 @@ def question_intent(question: str) -> Intent:
             several = (kind == LIST or (kind == COMPARISON and is_open)
                        or (kind in (DIAGNOSIS, TREATMENT) and bool(_HOW_IS_IT_DONE.match(question))))
             return Intent(kind, list_items(question) if kind == LIST else "", several, is_open,
-                          kind == DIAGNOSIS and bool(_ACCURACY_QUESTION.search(question)))
-    return Intent(GENERAL, open=is_open)
+                          kind == DIAGNOSIS and bool(_ACCURACY_QUESTION.search(question)), effect_subject(question))
+    return Intent(GENERAL, open=is_open, subject=effect_subject(question))
+
+
+def effect_subject(question: str) -> str:
+    """The intervention a yes/no question asks the effect of ("acupuncture" in "Does acupuncture help low back
+    pain?"), else ""."""
+    m = _EFFECT_QUESTION.match(question)
+    return m.group("subject").strip() if m else ""
 
 
 def list_items(question: str) -> str:

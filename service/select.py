@@ -94,7 +94,7 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     threshold, share = default_point_cut()
     threshold = point_threshold if point_threshold is not None else threshold
     share = point_share if point_share is not None else share
-    best = max(preferred_summaries(cands, usable, prob, share), key=lambda i: prob[i])
+    best = max(preferred_summaries(cands, spans, usable, prob, share, threshold), key=lambda i: prob[i])
     # Another sentence of the summary's own document must come close to the summary: it is usually a detail of
     # the same passage (a study's method or one of its results) where the summary states its conclusion.
     # Another document's sentence need only be more likely an answer than not: a second source is the
@@ -122,7 +122,8 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
 # displaces a more probable one only when it comes as close to it as a point of the same document must.
 
 
-def preferred_summaries(cands: Candidates, usable: list[int], prob: np.ndarray, share: float) -> list[int]:
+def preferred_summaries(cands: Candidates, spans: list[Span | None], usable: list[int], prob: np.ndarray,
+                        share: float, threshold: float) -> list[int]:
     """The usable candidates that give the asked kind of answer outright; else, for an open question, the close
     ones naming most of its key terms; else all usable ones. ("Lower back pain above the buttocks is one of the
     most common kinds of low back pain" names both sides of "How does buttock pain differ from low back pain?"
@@ -145,7 +146,7 @@ def preferred_summaries(cands: Candidates, usable: list[int], prob: np.ndarray, 
     if both_sides or enumerating:
         return both_sides or enumerating
     if not cands.intent.open:
-        return usable
+        return naming_the_subject(cands, spans, usable, prob, threshold)
     # An open question is answered by a sentence about what it asks: of the sentences the scorer finds about as
     # likely, those naming most of the question's key terms (counting their heading and title). "What is the
     # mortality rate of severe ARDS from HAdV-55?" is answered by "HAdV-55-induced severe ARDS has a very high
@@ -154,6 +155,19 @@ def preferred_summaries(cands: Candidates, usable: list[int], prob: np.ndarray, 
     # summaries inside the gold conclusion 0.76 -> 0.63 when every question took the sentence naming most).
     named = cands.features[close, FEATURES.index("key_terms_context")]
     return [i for i, n in zip(close, named) if n >= named.max()]
+
+
+def naming_the_subject(cands: Candidates, spans: list[Span | None], usable: list[int], prob: np.ndarray,
+                       threshold: float) -> list[int]:
+    """For a yes/no question about what an intervention does, when the most probable span does not name it: the
+    ones that do and are more likely an answer than not (`threshold`): "Does acupuncture help low back pain?"
+    is not answered by "Exercise is recommended for long-lasting low back pain", however probable. Else all
+    usable ones."""
+    subject = content_terms(cands.intent.subject) & cands.terms.topic
+    best = max(usable, key=lambda i: prob[i])
+    if not subject or subject & content_terms(spans[best].text):
+        return usable
+    return [i for i in usable if prob[i] >= threshold and subject & content_terms(spans[i].text)] or usable
 
 
 def default_point_cut() -> tuple[float, float]:

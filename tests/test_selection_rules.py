@@ -414,6 +414,44 @@ def test_a_sentence_is_quoted_with_the_two_sentences_it_leans_on_at_most(sentenc
     assert [s.text if s else None for s in spans] == quotable
 
 
+EFFECT = {
+    "Exercise is recommended for long-lasting low back pain.": 0.95,
+    "For recent-onset low back pain, guidelines recommend heat, massage, acupuncture or spinal manipulation.": 0.6,
+    "Acupuncture needles are placed along the lower back.": 0.4,
+}
+
+
+@pytest.mark.parametrize("question, summary", [
+    # the most probable sentence does not name what the question asks about: the one that does (0.6 >= 0.5)
+    ("Does acupuncture help low back pain?",
+     "For recent-onset low back pain, guidelines recommend heat, massage, acupuncture or spinal manipulation."),
+    ("Is spinal manipulation recommended for low back pain?",
+     "For recent-onset low back pain, guidelines recommend heat, massage, acupuncture or spinal manipulation."),
+    # exercise is named by the most probable one
+    ("Does exercise help low back pain?", "Exercise is recommended for long-lasting low back pain."),
+    # not a question about an intervention's effect
+    ("Do low back pain guidelines exist?", "Exercise is recommended for long-lasting low back pain."),
+])
+def test_a_question_about_an_intervention_s_effect_is_answered_by_a_sentence_naming_it(question, summary):
+    selection = select(preference_case(question, EFFECT), min_evidence=-1.0, min_coverage=0.0,
+                       point_threshold=0.5, point_share=0.86)
+    assert selection.summary.text == summary
+
+
+@pytest.mark.parametrize("question, subject", [
+    ("Does acupuncture help low back pain?", "acupuncture"),
+    ("Is spinal manipulation recommended for acute low back pain?", "spinal manipulation"),
+    ("Should an epidural steroid injection be offered for sciatica?", "an epidural steroid injection"),
+    ("Are opioids effective for chronic low back pain?", "opioids"),
+    ("Is low back pain common?", ""),
+    ("What helps low back pain?", ""),
+])
+def test_the_subject_of_a_question_about_an_intervention_s_effect(question, subject):
+    from service.intent import question_intent
+
+    assert question_intent(question).subject == subject
+
+
 LIST_ARTICLE = {
     "The discs, the facet joints and the hip joint can all refer pain into the buttock.": 0.9,
     "Hip osteoarthritis often causes buttock pain as well as groin pain.": 0.6,
