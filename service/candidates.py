@@ -89,7 +89,9 @@ _BACK_REFERENCE = re.compile(
 # lean on the sentence before.)
 _NAMES_ITS_LIST = re.compile(r"^\W*these\s+[a-z\-]+s\b[^:]*:\s*[-\u2022*]\s+\S", re.IGNORECASE | re.DOTALL)
 # Leaning inside the sentence, where an opening word does not show it: a connective right after the subject
-# ("Clinicians therefore interpret ...") continues the reasoning of the sentence before, and "they" / "their" /
+# ("Clinicians therefore interpret ...", "At one year, however, rates ...") continues or contrasts the
+# sentence before (session 12 added "however" and its kin: "How long does sciatica usually last?" was answered
+# "At one year, however, rates of perceived recovery were similar"), and "they" / "their" /
 # "them" with no plural noun before them in the sentence have nothing in it to stand for ("By 'buttock' they
 # usually mean ..."). Demonstratives inside a sentence ("... of those patients",
 # "Taken together, these findings ...") are left quotable: treating them as leaning cost PubMedQA point
@@ -97,13 +99,16 @@ _NAMES_ITS_LIST = re.compile(r"^\W*these\s+[a-z\-]+s\b[^:]*:\s*[-\u2022*]\s+\S",
 # medcite eval on the code with and without the rule, once): most such sentences of research conclusions read
 # on their own.
 _CONTINUES = re.compile(
-    r"^\W*(?:[\w'\"\u2019\u201c\u201d\-]+\s+){1,4}?(?:therefore|thus|hence|consequently|accordingly|likewise|"
-    r"similarly)\b",
+    r"^\W*(?:[\w'\"\u2019\u201c\u201d\-]+,?\s+){1,4}?(?:therefore|thus|hence|consequently|accordingly|likewise|"
+    r"similarly|however|nevertheless|nonetheless)\b",
     re.IGNORECASE)
 # "Laslett and colleagues also reported ...": a named study's further finding leans on the finding stated before
 # it. As leaning it changed none of the benchmark figures (PubMedQA 0.773 / 0.447, COVID-QA 0.344 / 0.494,
 # medquad-dev hit rate 0.861: answer_bench / medcite eval with and without it, once).
 _FURTHER_FINDING = re.compile(r"^\W*[\w'\-]+(?: and colleagues| et al\.?)(?: \(\d{4}\))? also\b", re.IGNORECASE)
+# "Radiographic findings do not always match symptoms, however.": a closing connective contrasts the sentence
+# with the one before it.
+_CLOSING_CONNECTIVE = re.compile(r",\s*(however|though|nevertheless|nonetheless|therefore|too)\W*$", re.IGNORECASE)
 _PLURAL_PRONOUN = re.compile(r"\b(?:they|them|their|theirs)\b", re.IGNORECASE)
 # a word that can name several people or things ("patients", "studies", "people", "children", "data")
 _PLURAL_NOUN = re.compile(r"\b(?:[a-z]{2,}(?<!s)(?<!u)(?<!i)s|people|children|men|women|data|criteria|staff|"
@@ -255,7 +260,7 @@ def leans_back(sentence: str) -> bool:
     """The sentence points at the sentence before it: with its opening word (not at a list it holds itself),
     with a connective after its subject, or with a "they" it cannot resolve itself."""
     return opens_leaning(sentence) or bool(_CONTINUES.match(sentence) or _FURTHER_FINDING.match(sentence)
-                                           or unresolved_they(sentence))
+                                           or _CLOSING_CONNECTIVE.search(sentence) or unresolved_they(sentence))
 
 
 def opens_leaning(sentence: str) -> bool:

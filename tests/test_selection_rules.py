@@ -183,6 +183,8 @@ def test_a_sentence_announcing_text_it_does_not_hold_is_not_quotable(sentence, a
     ("However, pain returned in a third of patients.", True),
     # inside the sentence: a connective after the subject continues the sentence before
     ("Clinicians therefore interpret a positive test by the symptoms it reproduces.", True),
+    ("At one year, however, rates of recovery were similar in both groups.", True),
+    ("Radiographic findings do not always match symptoms, however.", True),  # a closing connective
     # a named study's further finding leans on the finding stated before it
     ("Laslett and colleagues also reported that negative tests ruled the joint out.", True),
     ("Smith et al. (2019) also found fewer relapses after surgery.", True),
