@@ -111,6 +111,13 @@ _EFFECT_QUESTION = re.compile(
     r"effective|useful|helpful|beneficial|worthwhile|safe|good|advised|indicated|needed|necessary|used|offered)\b",
     _I)
 
+# "What imaging is best for X?", "Which drug is most effective?", "What is the first-line treatment?": asks for
+# the top option, which a source states as such ("MRI is the most sensitive imaging test").
+_SUPERLATIVE = (r"\b(best|most (effective|accurate|sensitive|specific|useful|appropriate|reliable|helpful)|"
+                r"first[- ]line|first choice|preferred|gold standard|reference standard)\b")
+_SUPERLATIVE_QUESTION = re.compile(_SUPERLATIVE, _I)
+_STATES_SUPERLATIVE = re.compile(_SUPERLATIVE, _I)
+
 # A question asked with a wh-word rather than for a yes or a no.
 _OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when|who|whom|whose)\b", _I)
 
@@ -167,6 +174,8 @@ class Intent:
     accuracy: bool = False
     # For a yes/no question about what an intervention does, the words naming it ("acupuncture"), else "".
     subject: str = ""
+    # Asks for the top option ("What imaging is best for X?").
+    superlative: bool = False
 
     def sentence_cue(self, sentence: str) -> bool:
         """The sentence gives this kind of answer (a figure for a figure question, ...)."""
@@ -179,6 +188,10 @@ class Intent:
     def reports_accuracy(self, sentence: str) -> bool:
         """An accuracy question, and the sentence reports an accuracy figure ("a sensitivity of 0.84")."""
         return self.accuracy and bool(_ACCURACY_FIGURE.search(sentence))
+
+    def states_superlative(self, sentence: str) -> bool:
+        """A question asking for the top option, and the sentence names one as such ("the most sensitive")."""
+        return self.superlative and bool(_STATES_SUPERLATIVE.search(sentence))
 
     def enumerates(self, sentence: str) -> bool:
         """A list question, and the sentence is a list of the kind asked for ("X, Y and Z can all cause ...")."""
@@ -234,7 +247,8 @@ def question_intent(question: str) -> Intent:
             several = (kind == LIST or (kind == COMPARISON and is_open)
                        or (kind in (DIAGNOSIS, TREATMENT) and bool(_HOW_IS_IT_DONE.match(question))))
             return Intent(kind, list_items(question) if kind == LIST else "", several, is_open,
-                          kind == DIAGNOSIS and bool(_ACCURACY_QUESTION.search(question)), effect_subject(question))
+                          kind == DIAGNOSIS and bool(_ACCURACY_QUESTION.search(question)), effect_subject(question),
+                          is_open and bool(_SUPERLATIVE_QUESTION.search(question)))
     return Intent(GENERAL, open=is_open, subject=effect_subject(question))
 
 

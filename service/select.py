@@ -138,6 +138,10 @@ def preferred_summaries(cands: Candidates, spans: list[Span | None], usable: lis
         if reporting:
             named = cands.features[reporting, FEATURES.index("key_terms_context")]
             return [i for i, n in zip(reporting, named) if n >= named.max()]
+    top_option = [i for i in usable if prob[i] >= threshold and cands.intent.states_superlative(spans[i].text)]
+    if top_option:
+        named = cands.features[top_option, FEATURES.index("key_terms_context")]
+        return [i for i, n in zip(top_option, named) if n >= named.max()]
     floor = share * max(float(prob[i]) for i in usable)
     close = [i for i in usable if prob[i] >= floor]
     both_sides = [i for i in close if cands.features[i, FEATURES.index("both_sides")] > 0]

@@ -454,6 +454,28 @@ def test_the_subject_of_a_question_about_an_intervention_s_effect(question, subj
     assert question_intent(question).subject == subject
 
 
+IMAGING = {
+    "Because many patients have osteoporosis, imaging of the sacrum is followed by a bone density scan.": 0.83,
+    "MRI is the most sensitive imaging test for a sacral stress fracture.": 0.59,
+    "CT is the best test for planning sacroplasty.": 0.45,
+}
+
+
+@pytest.mark.parametrize("question, summary", [
+    # asked for the top option: the sentence naming one as such, when it is more likely an answer than not
+    ("What imaging is best for a suspected sacral stress fracture?",
+     "MRI is the most sensitive imaging test for a sacral stress fracture."),
+    ("Which imaging test is preferred for a sacral stress fracture?",
+     "MRI is the most sensitive imaging test for a sacral stress fracture."),
+    ("What imaging is used for a sacral stress fracture?",
+     "Because many patients have osteoporosis, imaging of the sacrum is followed by a bone density scan."),
+])
+def test_a_question_for_the_top_option_is_summarised_by_a_sentence_naming_one(question, summary):
+    selection = select(preference_case(question, IMAGING), min_evidence=-1.0, min_coverage=0.0,
+                       point_threshold=0.5, point_share=0.86)
+    assert selection.summary.text == summary
+
+
 LIST_ARTICLE = {
     "The discs, the facet joints and the hip joint can all refer pain into the buttock.": 0.9,
     "Hip osteoarthritis often causes buttock pain as well as groin pain.": 0.6,
