@@ -185,6 +185,9 @@ def test_a_sentence_announcing_text_it_does_not_hold_is_not_quotable(sentence, a
     ("Clinicians therefore interpret a positive test by the symptoms it reproduces.", True),
     ("At one year, however, rates of recovery were similar in both groups.", True),
     ("Radiographic findings do not always match symptoms, however.", True),  # a closing connective
+    # a consequence drawn anywhere in the sentence is drawn from the sentence before
+    ("The choice between surgery and conservative care for most people is therefore a matter of preference.", True),
+    ("Most sciatica settles within weeks, and therefore surgery is rarely needed.", False),  # its own reason
     # a named study's further finding leans on the finding stated before it
     ("Laslett and colleagues also reported that negative tests ruled the joint out.", True),
     ("Smith et al. (2019) also found fewer relapses after surgery.", True),
