@@ -285,6 +285,13 @@ def preference_case(question: str, sentences: dict[str, float]):
     return Scored(cands, np.array([sentences[s.text] for s in cands.items]))
 
 
+def summary_text(question: str, sentences: dict[str, float], share: float = 0.86) -> str:
+    """The summary select() makes of one document's `sentences` (with their probabilities) for `question`."""
+    selection = select(preference_case(question, sentences), min_evidence=-1.0, min_coverage=0.0,
+                       point_threshold=0.5, point_share=share)
+    return selection.summary.text
+
+
 COMPARISON = {
     "The distinction matters because the likely sources of pain change as pain moves towards the buttock.": 0.9,
     "Lower back pain above the buttocks is one of the most common kinds of low back pain.": 0.6,
@@ -358,9 +365,7 @@ DURATION = {
      "About 39% of patients with a disc herniation eventually had surgery."),
 ])
 def test_an_open_question_s_summary_names_what_it_asks_about_among_close_sentences(question, share, summary):
-    selection = select(preference_case(question, DURATION), min_evidence=-1.0, min_coverage=0.0,
-                       point_threshold=0.5, point_share=share)
-    assert selection.summary.text == summary
+    assert summary_text(question, DURATION, share) == summary
 
 
 @pytest.mark.parametrize("question, is_open", [
@@ -394,9 +399,7 @@ ACCURACY = {
      "The thigh thrust test pushes the bent thigh backwards to shear the sacroiliac joint."),
 ])
 def test_an_accuracy_question_is_summarised_by_the_sentence_reporting_accuracy_figures(question, summary):
-    selection = select(preference_case(question, ACCURACY), min_evidence=-1.0, min_coverage=0.0,
-                       point_threshold=0.5, point_share=0.86)
-    assert selection.summary.text == summary
+    assert summary_text(question, ACCURACY) == summary
 
 
 CHAIN = ["Laslett and colleagues compared provocation tests with sacroiliac joint blocks.",
@@ -438,9 +441,7 @@ EFFECT = {
     ("Do low back pain guidelines exist?", "Exercise is recommended for long-lasting low back pain."),
 ])
 def test_a_question_about_an_intervention_s_effect_is_answered_by_a_sentence_naming_it(question, summary):
-    selection = select(preference_case(question, EFFECT), min_evidence=-1.0, min_coverage=0.0,
-                       point_threshold=0.5, point_share=0.86)
-    assert selection.summary.text == summary
+    assert summary_text(question, EFFECT) == summary
 
 
 @pytest.mark.parametrize("question, subject", [
@@ -474,9 +475,7 @@ IMAGING = {
      "Because many patients have osteoporosis, imaging of the sacrum is followed by a bone density scan."),
 ])
 def test_a_question_for_the_top_option_is_summarised_by_a_sentence_naming_one(question, summary):
-    selection = select(preference_case(question, IMAGING), min_evidence=-1.0, min_coverage=0.0,
-                       point_threshold=0.5, point_share=0.86)
-    assert selection.summary.text == summary
+    assert summary_text(question, IMAGING) == summary
 
 
 LIST_ARTICLE = {
