@@ -108,13 +108,13 @@ _CONTINUES = re.compile(
 _FURTHER_FINDING = re.compile(r"^\W*[\w'\-]+(?: and colleagues| et al\.?)(?: \(\d{4}\))? also\b", re.IGNORECASE)
 # "Radiographic findings do not always match symptoms, however.": a closing connective contrasts the sentence
 # with the one before it.
+_CLOSING_CONNECTIVE = re.compile(r",\s*(however|though|nevertheless|nonetheless|therefore|too)\W*$", re.IGNORECASE)
 # "The choice between surgery and non-surgical care ... is therefore largely a matter of patient preference":
 # a consequence drawn later in the sentence is drawn from the sentence before, unless the sentence gives its
 # own reason ("..., and therefore ..."). Session 12: the two surgery answers of the default corpus now quote
 # the trials' conclusion with it; on a 400-question PubMedQA sample point precision went 0.447 -> 0.441 with
 # no summary changed (a one-off in-process script).
 _MID_CONSEQUENCE = re.compile(r"(?<!\band )(?<!, )\b(therefore|thus|hence|consequently)\b(?! far)", re.IGNORECASE)
-_CLOSING_CONNECTIVE = re.compile(r",\s*(however|though|nevertheless|nonetheless|therefore|too)\W*$", re.IGNORECASE)
 _PLURAL_PRONOUN = re.compile(r"\b(?:they|them|their|theirs)\b", re.IGNORECASE)
 # a word that can name several people or things ("patients", "studies", "people", "children", "data")
 _PLURAL_NOUN = re.compile(r"\b(?:[a-z]{2,}(?<!s)(?<!u)(?<!i)s|people|children|men|women|data|criteria|staff|"
@@ -264,7 +264,8 @@ PROFILE_CACHE_CHUNKS = 50_000
 
 def leans_back(sentence: str) -> bool:
     """The sentence points at the sentence before it: with its opening word (not at a list it holds itself),
-    with a connective after its subject, or with a "they" it cannot resolve itself."""
+    with a connective after its subject or closing it, with a consequence it does not give the reason for, or
+    with a "they" it cannot resolve itself."""
     return opens_leaning(sentence) or bool(_CONTINUES.match(sentence) or _FURTHER_FINDING.match(sentence)
                                            or _CLOSING_CONNECTIVE.search(sentence) or _MID_CONSEQUENCE.search(sentence)
                                            or unresolved_they(sentence))

@@ -113,10 +113,8 @@ _EFFECT_QUESTION = re.compile(
 
 # "What imaging is best for X?", "Which drug is most effective?", "What is the first-line treatment?": asks for
 # the top option, which a source states as such ("MRI is the most sensitive imaging test").
-_SUPERLATIVE = (r"\b(best|most (effective|accurate|sensitive|specific|useful|appropriate|reliable|helpful)|"
-                r"first[- ]line|first choice|preferred|gold standard|reference standard)\b")
-_SUPERLATIVE_QUESTION = re.compile(_SUPERLATIVE, _I)
-_STATES_SUPERLATIVE = re.compile(_SUPERLATIVE, _I)
+_SUPERLATIVE = re.compile(r"\b(best|most (effective|accurate|sensitive|specific|useful|appropriate|reliable|"
+                          r"helpful)|first[- ]line|first choice|preferred|gold standard|reference standard)\b", _I)
 
 # A question asked with a wh-word rather than for a yes or a no.
 _OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when|who|whom|whose)\b", _I)
@@ -191,7 +189,7 @@ class Intent:
 
     def states_superlative(self, sentence: str) -> bool:
         """A question asking for the top option, and the sentence names one as such ("the most sensitive")."""
-        return self.superlative and bool(_STATES_SUPERLATIVE.search(sentence))
+        return self.superlative and bool(_SUPERLATIVE.search(sentence))
 
     def enumerates(self, sentence: str) -> bool:
         """A list question, and the sentence is a list of the kind asked for ("X, Y and Z can all cause ...")."""
@@ -248,7 +246,7 @@ def question_intent(question: str) -> Intent:
                        or (kind in (DIAGNOSIS, TREATMENT) and bool(_HOW_IS_IT_DONE.match(question))))
             return Intent(kind, list_items(question) if kind == LIST else "", several, is_open,
                           kind == DIAGNOSIS and bool(_ACCURACY_QUESTION.search(question)), effect_subject(question),
-                          is_open and bool(_SUPERLATIVE_QUESTION.search(question)))
+                          is_open and bool(_SUPERLATIVE.search(question)))
     return Intent(GENERAL, open=is_open, subject=effect_subject(question))
 
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from service.answer_types import Pick, Selection
-from service.candidates import Candidates, Sentence
+from service.candidates import FEATURES, Candidates, Sentence
 from service.scoring import Scored
 from service.text import collapse, content_terms, similarity, stem, variant_of, words
 
@@ -66,7 +66,7 @@ class Span:
     end: int
     text: str
     cites: tuple
-    members: tuple[int, ...] = ()  # the candidates it quotes, in text order (the earning one last)
+    members: tuple[int, ...]  # the candidates it quotes, in text order (the earning one last)
 
 
 def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float = MIN_EVIDENCE,
@@ -124,24 +124,22 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
 
 def preferred_summaries(cands: Candidates, spans: list[Span | None], usable: list[int], prob: np.ndarray,
                         share: float, threshold: float) -> list[int]:
-    """The usable candidates that give the asked kind of answer outright; else, for an open question, the close
-    ones naming most of its key terms; else all usable ones. ("Lower back pain above the buttocks is one of the
-    most common kinds of low back pain" names both sides of "How does buttock pain differ from low back pain?"
-    but does not answer it.)"""
-    from service.candidates import FEATURES
-
+    """The usable candidates that give the asked kind of answer outright (a definition of the asked term; for an
+    open question, an accuracy figure or the top option asked for; a sentence naming both sides or enumerating,
+    close to the most probable); else, for an open question, the close ones naming most of its key terms, and
+    for a yes/no question about an intervention, those naming it; else all usable ones. ("Lower back pain above
+    the buttocks is one of the most common kinds of low back pain" names both sides of "How does buttock pain
+    differ from low back pain?" but does not answer it.)"""
     defining = [i for i in usable if cands.features[i, FEATURES.index("defines")] > 0]
     if defining:
         return defining
     if cands.intent.open:
         reporting = [i for i in usable if cands.intent.reports_accuracy(cands.items[i].text)]
         if reporting:
-            named = cands.features[reporting, FEATURES.index("key_terms_context")]
-            return [i for i, n in zip(reporting, named) if n >= named.max()]
+            return naming_most(cands, reporting)
     top_option = [i for i in usable if prob[i] >= threshold and cands.intent.states_superlative(spans[i].text)]
     if top_option:
-        named = cands.features[top_option, FEATURES.index("key_terms_context")]
-        return [i for i, n in zip(top_option, named) if n >= named.max()]
+        return naming_most(cands, top_option)
     floor = share * max(float(prob[i]) for i in usable)
     close = [i for i in usable if prob[i] >= floor]
     both_sides = [i for i in close if cands.features[i, FEATURES.index("both_sides")] > 0]
@@ -157,8 +155,14 @@ def preferred_summaries(cands: Candidates, spans: list[Span | None], usable: lis
     # mortality rate (80%)", not by "HAdV-55 ... may cause severe ARDS". Not for yes/no questions: a paper's
     # conclusion often words its finding otherwise than the title's question (on 400 PubMedQA questions,
     # summaries inside the gold conclusion 0.76 -> 0.63 when every question took the sentence naming most).
-    named = cands.features[close, FEATURES.index("key_terms_context")]
-    return [i for i, n in zip(close, named) if n >= named.max()]
+    return naming_most(cands, close)
+
+
+def naming_most(cands: Candidates, indexes: list[int]) -> list[int]:
+    """Of the given candidates, those naming the largest idf-weighted share of the question's key terms
+    (counting their heading and title)."""
+    named = cands.features[indexes, FEATURES.index("key_terms_context")]
+    return [i for i, n in zip(indexes, named) if n >= named.max()]
 
 
 def naming_the_subject(cands: Candidates, spans: list[Span | None], usable: list[int], prob: np.ndarray,
