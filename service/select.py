@@ -105,7 +105,8 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     on_point = covering_chunks(cands, min_coverage)
     pool = [i for i in usable if i != best and prob[i] >= (same_doc_cut if doc_of(cands, i) == summary_doc
                                                              else threshold)
-            and about_the_question(cands, i, summary_doc, on_point)]
+            and about_the_question(cands, i, summary_doc, on_point)
+            and names_the_subject(cands, spans, i, best)]
     chosen = diverse_points(cands, spans, prob, best, pool, max_points)
     chosen = with_top_document(cands, spans, prob, best, usable, chosen, max_points)
     summary = pick(cands, spans[best], float(prob[best]))
@@ -366,6 +367,16 @@ def about_the_question(cands: Candidates, i: int, summary_doc: str, on_point: se
     if cands.intent.other_kind_of_section(heading_of(cands, i)):
         return False
     return doc_of(cands, i) == summary_doc or cands.items[i].hit in on_point
+
+
+def names_the_subject(cands: Candidates, spans: list[Span | None], i: int, summary: int) -> bool:
+    """Candidate i may be a point of a yes/no question about an intervention: it names the intervention, as the
+    summary does ("Does acupuncture help low back pain?" gets no point on pregabalin or SSRIs). Any candidate
+    may when the question is not of that kind or the summary could not name it."""
+    subject = content_terms(cands.intent.subject) & cands.terms.topic
+    if not subject or not subject & content_terms(spans[summary].text):
+        return True
+    return bool(subject & content_terms(spans[i].text))
 
 
 def covering_chunks(cands: Candidates, min_coverage: float) -> set[int]:

@@ -444,6 +444,17 @@ def test_a_question_about_an_intervention_s_effect_is_answered_by_a_sentence_nam
     assert summary_text(question, EFFECT) == summary
 
 
+def test_a_question_about_an_intervention_s_effect_gets_points_that_name_it():
+    scored = preference_case("Does acupuncture help low back pain?", {
+        "Guidelines recommend acupuncture for recent-onset low back pain.": 0.9,
+        "Pregabalin was no better than placebo for low back pain in a randomised trial.": 0.85,
+        "NICE advises against offering acupuncture for low back pain.": 0.8,
+    })
+    selection = select(scored, min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5, point_share=0.86)
+    assert selection.summary.text == "Guidelines recommend acupuncture for recent-onset low back pain."
+    assert [p.text for p in selection.points] == ["NICE advises against offering acupuncture for low back pain."]
+
+
 @pytest.mark.parametrize("question, subject", [
     ("Does acupuncture help low back pain?", "acupuncture"),
     ("Is spinal manipulation recommended for acute low back pain?", "spinal manipulation"),
