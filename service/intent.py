@@ -116,6 +116,15 @@ _EFFECT_QUESTION = re.compile(
 _SUPERLATIVE = re.compile(r"\b(best|most (effective|accurate|sensitive|specific|useful|appropriate|reliable|"
                           r"helpful)|first[- ]line|first choice|preferred|gold standard|reference standard)\b", _I)
 
+# "Who gets X?", "Who is at risk of X?": asks which people a condition affects, which a source states as a
+# population ("occur mainly in older women with osteoporosis", "is seen mainly in runners").
+_POPULATION_QUESTION = re.compile(r"^\W*who\b[^?]{0,40}?\b(gets?|develops?|is affected|are affected|is at risk|"
+                                  r"are at risk|is most at risk|are most at risk|is likely to|are likely to|suffers?)\b",
+                                  _I)
+_STATES_POPULATION = re.compile(r"\b(occurs?|occurring|seen|affects?|affecting|develops?)\b[^.;]{0,40}?\b(in|among)"
+                                r"\b|\b(mainly|mostly|especially|particularly|typically|usually|most often)\s+(in|"
+                                r"among)\b|\baffects?\b", _I)
+
 # A question asked with a wh-word rather than for a yes or a no.
 _OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when|who|whom|whose)\b", _I)
 
@@ -174,6 +183,8 @@ class Intent:
     subject: str = ""
     # Asks for the top option ("What imaging is best for X?").
     superlative: bool = False
+    # Asks which people a condition affects ("Who gets X?").
+    population: bool = False
 
     def sentence_cue(self, sentence: str) -> bool:
         """The sentence gives this kind of answer (a figure for a figure question, ...)."""
@@ -190,6 +201,10 @@ class Intent:
     def states_superlative(self, sentence: str) -> bool:
         """A question asking for the top option, and the sentence names one as such ("the most sensitive")."""
         return self.superlative and bool(_SUPERLATIVE.search(sentence))
+
+    def states_population(self, sentence: str) -> bool:
+        """A question asking who gets a condition, and the sentence says whom it affects ("mainly in runners")."""
+        return self.population and bool(_STATES_POPULATION.search(sentence))
 
     def enumerates(self, sentence: str) -> bool:
         """A list question, and the sentence is a list of the kind asked for ("X, Y and Z can all cause ...")."""
@@ -246,7 +261,7 @@ def question_intent(question: str) -> Intent:
                        or (kind in (DIAGNOSIS, TREATMENT) and bool(_HOW_IS_IT_DONE.match(question))))
             return Intent(kind, list_items(question) if kind == LIST else "", several, is_open,
                           kind == DIAGNOSIS and bool(_ACCURACY_QUESTION.search(question)), effect_subject(question),
-                          is_open and bool(_SUPERLATIVE.search(question)))
+                          is_open and bool(_SUPERLATIVE.search(question)), bool(_POPULATION_QUESTION.search(question)))
     return Intent(GENERAL, open=is_open, subject=effect_subject(question))
 
 

@@ -141,6 +141,15 @@ def preferred_summaries(cands: Candidates, spans: list[Span | None], usable: lis
     top_option = [i for i in usable if prob[i] >= threshold and cands.intent.states_superlative(spans[i].text)]
     if top_option:
         return naming_most(cands, top_option)
+    # "Who gets X?": a sentence saying whom X affects, and naming X itself (most of the question's key terms),
+    # unless the scorer all but rules it out: the scorer rates "Sacral insufficiency fractures occur mainly in
+    # older women ..." 0.23, below a sacroplasty sentence, having learnt from abstracts that a section's first
+    # sentence is seldom its conclusion
+    key = cands.features[:, FEATURES.index("key_terms")]
+    population = [i for i in usable if prob[i] >= TOP_DOCUMENT_FLOOR and key[i] >= MIN_COVERAGE
+                  and cands.intent.states_population(spans[i].text)]
+    if population:
+        return naming_most(cands, population, "key_terms")
     floor = share * max(float(prob[i]) for i in usable)
     close = [i for i in usable if prob[i] >= floor]
     both_sides = [i for i in close if cands.features[i, FEATURES.index("both_sides")] > 0]
@@ -159,10 +168,10 @@ def preferred_summaries(cands: Candidates, spans: list[Span | None], usable: lis
     return naming_most(cands, close)
 
 
-def naming_most(cands: Candidates, indexes: list[int]) -> list[int]:
+def naming_most(cands: Candidates, indexes: list[int], feature: str = "key_terms_context") -> list[int]:
     """Of the given candidates, those naming the largest idf-weighted share of the question's key terms
-    (counting their heading and title)."""
-    named = cands.features[indexes, FEATURES.index("key_terms_context")]
+    (counting their heading and title, unless `feature` is "key_terms": the sentence alone)."""
+    named = cands.features[indexes, FEATURES.index(feature)]
     return [i for i, n in zip(indexes, named) if n >= named.max()]
 
 

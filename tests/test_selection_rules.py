@@ -489,6 +489,25 @@ def test_a_question_for_the_top_option_is_summarised_by_a_sentence_naming_one(qu
     assert summary_text(question, IMAGING) == summary
 
 
+POPULATION = {
+    "Many patients with sacral insufficiency fractures cannot recall any injury.": 0.5,
+    "Sacral insufficiency fractures occur mainly in older women with osteoporosis.": 0.25,
+    "Sacral fractures also affect runners.": 0.45,  # names too few of the question's key terms
+}
+
+
+@pytest.mark.parametrize("question, summary", [
+    ("Who gets sacral insufficiency fractures?",
+     "Sacral insufficiency fractures occur mainly in older women with osteoporosis."),
+    ("Who is at risk of sacral insufficiency fractures?",
+     "Sacral insufficiency fractures occur mainly in older women with osteoporosis."),
+    ("How do sacral insufficiency fractures present?",
+     "Many patients with sacral insufficiency fractures cannot recall any injury."),
+])
+def test_a_who_gets_question_is_summarised_by_a_sentence_saying_whom_the_condition_affects(question, summary):
+    assert summary_text(question, POPULATION) == summary
+
+
 LIST_ARTICLE = {
     "The discs, the facet joints and the hip joint can all refer pain into the buttock.": 0.9,
     "Hip osteoarthritis often causes buttock pain as well as groin pain.": 0.6,
