@@ -121,9 +121,9 @@ _SUPERLATIVE = re.compile(r"\b(best|most (effective|accurate|sensitive|specific|
 _POPULATION_QUESTION = re.compile(r"^\W*who\b[^?]{0,40}?\b(gets?|develops?|is affected|are affected|is at risk|"
                                   r"are at risk|is most at risk|are most at risk|is likely to|are likely to|suffers?)\b",
                                   _I)
-_STATES_POPULATION = re.compile(r"\b(occurs?|occurring|seen|affects?|affecting|develops?)\b[^.;]{0,40}?\b(in|among)"
-                                r"\b|\b(mainly|mostly|especially|particularly|typically|usually|most often)\s+(in|"
-                                r"among)\b|\baffects?\b", _I)
+_STATES_POPULATION = re.compile(r"\b(occurs?|occurring|seen|develops?)\b[^.;]{0,40}?\b(in|among)\b|\b(mainly|mostly|"
+                                r"especially|particularly|typically|usually|most often)\s+(in|among)\b|\baffect(s|ing)?\b",
+                                _I)
 
 # A question asked with a wh-word rather than for a yes or a no.
 _OPEN_QUESTION = re.compile(r"^\W*(what|how|which|why|in what way|where|when|who|whom|whose)\b", _I)
@@ -177,11 +177,11 @@ class Intent:
     several: bool = False
     # Asked with a wh-word ("What is the mortality rate of X?"), not for a yes or a no.
     open: bool = False
-    # Asks for a test's accuracy ("How accurate is X?"), which a source reports as figures.
+    # Asks openly for a test's accuracy ("How accurate is X?"), which a source reports as figures.
     accuracy: bool = False
     # For a yes/no question about what an intervention does, the words naming it ("acupuncture"), else "".
     subject: str = ""
-    # Asks for the top option ("What imaging is best for X?").
+    # Asks openly for the top option ("What imaging is best for X?").
     superlative: bool = False
     # Asks which people a condition affects ("Who gets X?").
     population: bool = False
@@ -253,16 +253,20 @@ def section_kinds(heading: str) -> frozenset[str]:
 
 
 def question_intent(question: str) -> Intent:
-    """The intent of a question: the first matching frame, else GENERAL."""
+    """The intent of a question: the first matching frame (else GENERAL), and what else its wording asks for."""
+    kind = next((kind for kind, frame in _QUESTION_FRAMES if frame.search(question)), GENERAL)
     is_open = bool(_OPEN_QUESTION.match(question))
-    for kind, frame in _QUESTION_FRAMES:
-        if frame.search(question):
-            several = (kind == LIST or (kind == COMPARISON and is_open)
-                       or (kind in (DIAGNOSIS, TREATMENT) and bool(_HOW_IS_IT_DONE.match(question))))
-            return Intent(kind, list_items(question) if kind == LIST else "", several, is_open,
-                          kind == DIAGNOSIS and bool(_ACCURACY_QUESTION.search(question)), effect_subject(question),
-                          is_open and bool(_SUPERLATIVE.search(question)), bool(_POPULATION_QUESTION.search(question)))
-    return Intent(GENERAL, open=is_open, subject=effect_subject(question))
+    return Intent(
+        kind,
+        items=list_items(question) if kind == LIST else "",
+        several=(kind == LIST or (kind == COMPARISON and is_open)
+                 or (kind in (DIAGNOSIS, TREATMENT) and bool(_HOW_IS_IT_DONE.match(question)))),
+        open=is_open,
+        accuracy=is_open and kind == DIAGNOSIS and bool(_ACCURACY_QUESTION.search(question)),
+        subject=effect_subject(question),
+        superlative=is_open and bool(_SUPERLATIVE.search(question)),
+        population=bool(_POPULATION_QUESTION.search(question)),
+    )
 
 
 def effect_subject(question: str) -> str:

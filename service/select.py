@@ -103,10 +103,14 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     same_doc_cut = threshold if cands.intent.several else max(threshold, share * float(prob[best]))
     summary_doc = doc_of(cands, best)
     on_point = covering_chunks(cands, min_coverage)
+    # a question about an intervention's effect: when the summary names the intervention, every point does too
+    # ("Does acupuncture help low back pain?" gets no point on pregabalin or SSRIs)
+    subject = subject_terms(cands)
+    must_name = subject if names_any(spans[best], subject) else frozenset()
     pool = [i for i in usable if i != best and prob[i] >= (same_doc_cut if doc_of(cands, i) == summary_doc
                                                              else threshold)
             and about_the_question(cands, i, summary_doc, on_point)
-            and names_the_subject(cands, spans, i, best)]
+            and (not must_name or names_any(spans[i], must_name))]
     chosen = diverse_points(cands, spans, prob, best, pool, max_points)
     chosen = with_top_document(cands, spans, prob, best, usable, chosen, max_points)
     summary = pick(cands, spans[best], float(prob[best]))
@@ -134,10 +138,9 @@ def preferred_summaries(cands: Candidates, spans: list[Span | None], usable: lis
     defining = [i for i in usable if cands.features[i, FEATURES.index("defines")] > 0]
     if defining:
         return defining
-    if cands.intent.open:
-        reporting = [i for i in usable if cands.intent.reports_accuracy(cands.items[i].text)]
-        if reporting:
-            return naming_most(cands, reporting)
+    reporting = [i for i in usable if cands.intent.reports_accuracy(spans[i].text)]
+    if reporting:
+        return naming_most(cands, reporting)
     top_option = [i for i in usable if prob[i] >= threshold and cands.intent.states_superlative(spans[i].text)]
     if top_option:
         return naming_most(cands, top_option)
@@ -181,11 +184,21 @@ def naming_the_subject(cands: Candidates, spans: list[Span | None], usable: list
     ones that do and are more likely an answer than not (`threshold`): "Does acupuncture help low back pain?"
     is not answered by "Exercise is recommended for long-lasting low back pain", however probable. Else all
     usable ones."""
-    subject = content_terms(cands.intent.subject) & cands.terms.topic
-    best = max(usable, key=lambda i: prob[i])
-    if not subject or subject & content_terms(spans[best].text):
+    subject = subject_terms(cands)
+    if not subject or names_any(spans[max(usable, key=lambda i: prob[i])], subject):
         return usable
-    return [i for i in usable if prob[i] >= threshold and subject & content_terms(spans[i].text)] or usable
+    return [i for i in usable if prob[i] >= threshold and names_any(spans[i], subject)] or usable
+
+
+def subject_terms(cands: Candidates) -> frozenset[str]:
+    """The topic terms naming the intervention a yes/no question asks the effect of (empty for other
+    questions)."""
+    return content_terms(cands.intent.subject) & cands.terms.topic
+
+
+def names_any(span: Span, terms: frozenset[str]) -> bool:
+    """The span's text names one of the terms."""
+    return bool(terms & content_terms(span.text))
 
 
 def default_point_cut() -> tuple[float, float]:
@@ -376,16 +389,6 @@ def about_the_question(cands: Candidates, i: int, summary_doc: str, on_point: se
     if cands.intent.other_kind_of_section(heading_of(cands, i)):
         return False
     return doc_of(cands, i) == summary_doc or cands.items[i].hit in on_point
-
-
-def names_the_subject(cands: Candidates, spans: list[Span | None], i: int, summary: int) -> bool:
-    """Candidate i may be a point of a yes/no question about an intervention: it names the intervention, as the
-    summary does ("Does acupuncture help low back pain?" gets no point on pregabalin or SSRIs). Any candidate
-    may when the question is not of that kind or the summary could not name it."""
-    subject = content_terms(cands.intent.subject) & cands.terms.topic
-    if not subject or not subject & content_terms(spans[summary].text):
-        return True
-    return bool(subject & content_terms(spans[i].text))
 
 
 def covering_chunks(cands: Candidates, min_coverage: float) -> set[int]:
