@@ -123,7 +123,7 @@ _PLURAL_NOUN = re.compile(r"\b(?:[a-z]{2,}(?<!s)(?<!u)(?<!i)s|people|children|me
 _SETUP = re.compile(
     r"\b(we (studied|examined|investigated|assessed|evaluated|enrolled|recruited|conducted|performed|analy[sz]ed|"
     r"reviewed|compared|included|aimed|sought|hypothesi[sz]ed)|(and|&) colleagues (\(\d{4}\) )?(studied|examined|"
-    r"investigated|assessed|evaluated|enrolled|recruited|followed|compared|reviewed|tested)|(was|were) "
+    r"investigated|assessed|evaluated|enrolled|recruited|followed|compared|reviewed|tested|randomi[sz]ed)|(was|were) "
     r"(enrolled|recruited|randomi[sz]ed|included|invited)|the (aim|purpose|objective|goal)s? (of|was|were)|"
     r"(aimed|designed|sought) to|this study (examined|investigated|assessed|evaluated|aimed)|"
     r"in a (study|trial|cohort|survey|review) of|(studied|examined|investigated|assessed|evaluated|enrolled|"

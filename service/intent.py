@@ -106,10 +106,15 @@ _ACCURACY_FIGURE = re.compile(r"\b(sensitivit(y|ies)|specificit(y|ies)|likelihoo
 # what an intervention or test does; its subject (between the auxiliary and the verb of effect) is what the
 # answer must be about.
 _EFFECT_QUESTION = re.compile(
-    r"^\W*(does|do|can|could|will|would|is|are|should)\s+(?P<subject>[^?]{2,60}?)\s+(be\s+)?(help|helps|work|"
-    r"works|improve|improves|relieve|relieves|reduce|reduces|ease|eases|prevent|prevents|cure|cures|recommended|"
-    r"effective|useful|helpful|beneficial|worthwhile|safe|good|advised|indicated|needed|necessary|used|offered)\b",
+    r"^\W*(does|do|can|could|will|would|is|are|should)\s+(?P<subject>[^?]{2,60}?)\s+(be\s+)?(?P<effect>help|helps|"
+    r"work|works|improve|improves|relieve|relieves|reduce|reduces|ease|eases|prevent|prevents|cure|cures|recommended|"
+    r"effective|useful|helpful|beneficial|worthwhile|safe|good|advised|indicated|needed|necessary|used|offered|done|"
+    r"performed|prescribed|given)\b",
     _I)
+# "Are opioids recommended for low back pain?", "Should imaging be done ...?": asks what sources advise, which a
+# guideline or review states as advice ("NICE advises against ... opioids"), not a finding that names X.
+_ADVICE_EFFECTS = frozenset({"recommended", "advised", "indicated", "offered"})
+_STATES_ADVICE = re.compile(r"\b(recommend\w*|advis\w*|suggest\w*|guidelines?|should|first[- ]line|second[- ]line)\b", _I)
 
 # "What imaging is best for X?", "Which drug is most effective?", "What is the first-line treatment?": asks for
 # the top option, which a source states as such ("MRI is the most sensitive imaging test").
@@ -185,6 +190,8 @@ class Intent:
     superlative: bool = False
     # Asks which people a condition affects ("Who gets X?").
     population: bool = False
+    # A yes/no question about what sources advise on an intervention ("Are opioids recommended for X?").
+    advice: bool = False
 
     def sentence_cue(self, sentence: str) -> bool:
         """The sentence gives this kind of answer (a figure for a figure question, ...)."""
@@ -205,6 +212,10 @@ class Intent:
     def states_population(self, sentence: str) -> bool:
         """A question asking who gets a condition, and the sentence says whom it affects ("mainly in runners")."""
         return self.population and bool(_STATES_POPULATION.search(sentence))
+
+    def states_advice(self, sentence: str) -> bool:
+        """A question about what sources advise, and the sentence gives advice ("NICE advises against ...")."""
+        return self.advice and bool(_STATES_ADVICE.search(sentence))
 
     def enumerates(self, sentence: str) -> bool:
         """A list question, and the sentence is a list of the kind asked for ("X, Y and Z can all cause ...")."""
@@ -264,6 +275,7 @@ def question_intent(question: str) -> Intent:
         open=is_open,
         accuracy=is_open and kind == DIAGNOSIS and bool(_ACCURACY_QUESTION.search(question)),
         subject=effect_subject(question),
+        advice=asks_advice(question),
         superlative=is_open and bool(_SUPERLATIVE.search(question)),
         population=bool(_POPULATION_QUESTION.search(question)),
     )
@@ -274,6 +286,12 @@ def effect_subject(question: str) -> str:
     pain?"), else ""."""
     m = _EFFECT_QUESTION.match(question)
     return m.group("subject").strip() if m else ""
+
+
+def asks_advice(question: str) -> bool:
+    """A yes/no question about whether an intervention is advised: "Is X recommended ...?", "Should X be done?"."""
+    m = _EFFECT_QUESTION.match(question)
+    return bool(m) and (m.group("effect").lower() in _ADVICE_EFFECTS or m.group(1).lower() == "should")
 
 
 def list_items(question: str) -> str:

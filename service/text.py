@@ -288,10 +288,22 @@ def defined_terms(question: str) -> frozenset[str]:
     return frozenset(content_terms(m.group(1)))
 
 
+# "When X is suspected, ...", "If X is treated early, ...": the term is the subject of a subordinate clause, not
+# of a definition; "X is treated with ...", "X is suspected when ...": a passive says what is done with X, not
+# what X is ("X is defined as / called / known as / characterised by ..." still define it).
+_SUBORDINATE_OPENING = re.compile(r"^\W*(?:when|if|although|though|because|while|once|unless|after|before|since|as|"
+                                  r"where|whether|until)\b", re.IGNORECASE)
+_PASSIVE = re.compile(r"^\s*(?:(?:not|often|usually|also|sometimes|rarely|commonly|mainly|best)\s+)?"
+                      r"(?!(?:defined|called|known|termed|characteri[sz]ed|named)\b)[a-z]+ed\b", re.IGNORECASE)
+
+
 def defines(sentence: str, defined: frozenset[str]) -> bool:
-    """True when the sentence opens with the defined terms and then 'is'/'are' ("Sciatica is pain ...")."""
+    """True when the sentence opens with the defined terms and then 'is'/'are' ("Sciatica is pain ..."), not in a
+    subordinate clause or a passive."""
     head = re.split(r"\b(?:is|are|refers to|means)\b", sentence, maxsplit=1)
     if len(head) < 2 or len(head[0].split()) > 10:
+        return False
+    if _SUBORDINATE_OPENING.match(head[0]) or _PASSIVE.match(head[1]):
         return False
     found = defined & content_terms(head[0])
     return bool(found) and 2 * len(found) >= len(defined)

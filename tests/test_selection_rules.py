@@ -132,6 +132,7 @@ def test_the_share_binds_sentences_of_the_summary_document_and_other_documents_n
 @pytest.mark.parametrize("sentence, setup", [
     ("Majlesi and colleagues (2008) compared the slump test with the straight leg raise in a small study.", True),
     ("Harris and colleagues studied the slump test in adults with sciatica.", True),
+    ("Friedly and colleagues (2014) randomised patients with spinal stenosis to glucocorticoid or lidocaine.", True),
     ("Schwarzer and colleagues (1995) estimated that the joint was the source in at least 13%.", False),
 ])
 def test_a_study_set_up_is_recognised_with_or_without_the_year(sentence, setup):
@@ -687,3 +688,90 @@ def test_a_list_question_is_not_summarised_by_a_sentence_whose_commas_set_off_an
     selection = select(scored, min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5, point_share=0.8)
     assert selection.summary.text.startswith("The lumbar discs, the facet joints")
 
+
+
+def test_the_summary_comes_from_the_section_headed_by_the_question_itself():
+    # "How is hip osteoarthritis diagnosed?" had been answered by a classification-criteria sentence of another
+    # section, over the NICE sentence heading its own section
+    sections = [
+        ("Classification criteria for research", {
+            "Classification criteria for hip osteoarthritis combine hip pain with radiographic findings.": 0.9}),
+        ("How is hip osteoarthritis diagnosed?", {
+            "Hip osteoarthritis is diagnosed clinically, without imaging, in people aged 45 or over.": 0.6,
+            "Hip osteoarthritis imaging shows joint space narrowing.": 0.4}),
+    ]
+    scored = scored_documents("How is hip osteoarthritis diagnosed?", [("hip", "Hip osteoarthritis", sections)])
+    selection = select(scored, min_evidence=-1.0, point_threshold=0.5, point_share=0.86)
+    assert selection.summary.text.startswith("Hip osteoarthritis is diagnosed clinically")
+    assert [p.text for p in selection.points] == [
+        "Classification criteria for hip osteoarthritis combine hip pain with radiographic findings."]
+
+
+@pytest.mark.parametrize("question, probability, summary", [
+    # below the point boundary the heading's section does not decide
+    ("How is hip osteoarthritis diagnosed?", 0.45, "Classification criteria"),
+    # a heading asking another kind of question about the same condition is not the question's own
+    ("How common is hip osteoarthritis?", 0.6, "Classification criteria"),
+    # nor one naming too little of the asked topic
+    ("How is hip pain after a fall diagnosed?", 0.6, "Classification criteria"),
+])
+def test_a_section_headed_by_another_question_or_below_the_boundary_does_not_decide(question, probability, summary):
+    sections = [
+        ("Classification criteria for research", {
+            "Classification criteria for hip osteoarthritis combine hip pain with diagnosed radiographic "
+            "findings and treated cases.": 0.9}),
+        ("How is hip osteoarthritis diagnosed?", {
+            "Hip osteoarthritis is diagnosed clinically, without imaging, in people aged 45 or over.": probability}),
+    ]
+    scored = scored_documents(question, [("hip", "Hip osteoarthritis", sections)])
+    selection = select(scored, min_evidence=-1.0, point_threshold=0.5, point_share=0.86)
+    assert selection.summary.text.startswith(summary)
+
+
+ADVICE = {
+    "A review described the overuse of imaging, opioids and surgery for low back pain.": 0.9,
+    "For hip osteoarthritis, NICE advises against weak opioids unless used for short periods.": 0.75,
+    "NICE advises against opioids for chronic low back pain.": 0.6,
+    "Guidelines recommend opioids rarely, a survey of low back pain found.": 0.4,
+}
+
+
+@pytest.mark.parametrize("question, summary", [
+    # asked what is advised: the advice on opioids that names most of the question, not a finding naming them
+    ("Are opioids recommended for low back pain?", "NICE advises against opioids for chronic low back pain."),
+    ("Should opioids be prescribed for low back pain?", "NICE advises against opioids for chronic low back pain."),
+    # asked whether they work: the subject rule alone (the most probable sentence names opioids)
+    ("Do opioids help low back pain?",
+     "A review described the overuse of imaging, opioids and surgery for low back pain."),
+])
+def test_a_question_about_what_is_advised_is_answered_by_advice_on_the_intervention(question, summary):
+    assert summary_text(question, ADVICE) == summary
+
+
+@pytest.mark.parametrize("question, advice", [
+    ("Are opioids recommended for low back pain?", True),
+    ("Is spinal manipulation advised for acute low back pain?", True),
+    ("Should imaging be done for low back pain without red flags?", True),
+    ("Does acupuncture help low back pain?", False),
+    ("Are opioids effective for chronic low back pain?", False),
+    ("What is recommended for low back pain?", False),  # open: the other rules answer it
+])
+def test_a_question_about_what_sources_advise_is_recognised(question, advice):
+    from service.intent import question_intent
+
+    assert question_intent(question).advice is advice
+
+
+@pytest.mark.parametrize("sentence, is_definition", [
+    ("Cluneal nerve entrapment is trapping of the superior cluneal nerves at the iliac crest.", True),
+    ("Cluneal nerve entrapment is defined as pain from a trapped cluneal nerve.", True),
+    ("Cluneal nerve entrapment is characterised by pain along the iliac crest.", True),
+    # the term is the subject of a subordinate clause, or of a passive: what is done with it, not what it is
+    ("When cluneal nerve entrapment is suspected, a nerve block can help confirm it.", False),
+    ("If cluneal nerve entrapment is treated early, symptoms settle.", False),
+    ("Cluneal nerve entrapment is usually diagnosed with a nerve block.", False),
+])
+def test_a_definition_opens_with_the_term_as_its_subject(sentence, is_definition):
+    from service.text import defines
+
+    assert defines(sentence, content_terms("cluneal nerve entrapment")) is is_definition
