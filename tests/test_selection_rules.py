@@ -775,3 +775,27 @@ def test_a_definition_opens_with_the_term_as_its_subject(sentence, is_definition
     from service.text import defines
 
     assert defines(sentence, content_terms("cluneal nerve entrapment")) is is_definition
+
+
+@pytest.mark.parametrize("lead_probability, summary", [
+    (0.8, "Hip osteoarthritis is diagnosed clinically"),  # 0.8 >= 0.86 x 0.9: the section's opening answers
+    (0.7, "Hip osteoarthritis imaging criteria"),  # 0.7 < 0.774: the section's most probable span
+])
+def test_the_section_headed_by_the_question_is_summarised_by_its_opening_when_close_to_its_best(lead_probability,
+                                                                                               summary):
+    sections = [("How is hip osteoarthritis diagnosed?", {
+        "Hip osteoarthritis is diagnosed clinically, without imaging, in people aged 45 or over.": lead_probability,
+        "Hip osteoarthritis imaging criteria combine joint space narrowing with osteophytes.": 0.9})]
+    scored = scored_documents("How is hip osteoarthritis diagnosed?", [("hip", "Hip osteoarthritis", sections)])
+    selection = select(scored, min_evidence=-1.0, point_threshold=0.5, point_share=0.86)
+    assert selection.summary.text.startswith(summary)
+
+
+def test_points_of_the_summary_document_must_come_close_to_its_best_span_not_to_a_preferred_summary():
+    # the advice rule takes a 0.6 summary over the document's 0.9 span: a point of the document needs
+    # 0.86 x 0.9, so the 0.75 sentence is not one (against 0.86 x 0.6 it was)
+    selection = select(preference_case("Are opioids recommended for low back pain?", ADVICE), min_evidence=-1.0,
+                       min_coverage=0.0, point_threshold=0.5, point_share=0.86)
+    assert selection.summary.text == "NICE advises against opioids for chronic low back pain."
+    assert [p.text for p in selection.points] == [
+        "A review described the overuse of imaging, opioids and surgery for low back pain."]
