@@ -389,9 +389,16 @@ def asks_the_question(cands: Candidates, heading: str, min_coverage: float) -> b
     as for abstention): "Can facet joint pain be diagnosed by history and examination?" over "Can lumbar facet
     joint pain be diagnosed from the history and examination?", not "How are sacral insufficiency fractures
     diagnosed?" over "Will a plain X-ray show a sacral insufficiency fracture?"."""
-    if not heading.rstrip().endswith("?") or not set(question_intent(heading).kinds()) & set(cands.intent.kinds()):
+    if not heading.rstrip().endswith("?") or not heading_question_kinds(heading) & set(cands.intent.kinds()):
         return False
     return weighted_share(cands, cands.terms.topic - content_terms(heading)) >= min_coverage
+
+
+@lru_cache(maxsize=10_000)
+def heading_question_kinds(heading: str) -> frozenset[str]:
+    """The kinds of answer a question heading asks for; cached: every answer asks it of its candidates' headings,
+    and a corpus has few headings."""
+    return frozenset(question_intent(heading).kinds())
 
 
 def section_lead(cands: Candidates, spans: list[Span | None], asking: list[int], prob: np.ndarray) -> int:
