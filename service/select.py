@@ -389,8 +389,9 @@ def asks_the_question(cands: Candidates, heading: str, min_coverage: float) -> b
     as for abstention): "Can facet joint pain be diagnosed by history and examination?" over "Can lumbar facet
     joint pain be diagnosed from the history and examination?", not "How are sacral insufficiency fractures
     diagnosed?" over "Will a plain X-ray show a sacral insufficiency fracture?"."""
-    if not heading.rstrip().endswith("?") or not heading_question_kinds(heading) & set(cands.intent.kinds()):
-        return False
+    if not cands.terms.topic or not heading.rstrip().endswith("?") \
+            or not heading_question_kinds(heading) & set(cands.intent.kinds()):
+        return False  # a question with no topic terms is asked by every heading of its kind: none is its own
     return weighted_share(cands, cands.terms.topic - content_terms(heading)) >= min_coverage
 
 

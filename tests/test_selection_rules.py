@@ -799,3 +799,19 @@ def test_points_of_the_summary_document_must_come_close_to_its_best_span_not_to_
     assert selection.summary.text == "NICE advises against opioids for chronic low back pain."
     assert [p.text for p in selection.points] == [
         "A review described the overuse of imaging, opioids and surgery for low back pain."]
+
+
+@pytest.mark.parametrize("question, heading, asks", [
+    ("How is hip osteoarthritis diagnosed?", "How is hip osteoarthritis diagnosed?", True),
+    ("How is osteoarthritis of the hip diagnosed?", "How is hip osteoarthritis diagnosed?", True),
+    ("How is hip osteoarthritis treated?", "How is hip osteoarthritis diagnosed?", False),  # another kind
+    ("How is knee osteoarthritis diagnosed?", "How is hip osteoarthritis diagnosed?", False),  # another topic
+    ("How is hip osteoarthritis diagnosed?", "Diagnosis of hip osteoarthritis", False),  # not a question
+    ("Why?", "Why does hip osteoarthritis hurt?", False),  # no topic terms: every heading of its kind asks it
+])
+def test_a_heading_asks_the_question_when_it_is_of_its_kind_and_names_its_topic(question, heading, asks):
+    from service.select import asks_the_question
+
+    scored = scored_documents(question, [("hip", "Hip osteoarthritis", [
+        (heading, {"Hip osteoarthritis is diagnosed clinically in adults, which is why it hurts.": 0.6})])])
+    assert asks_the_question(scored.candidates, heading, 0.67) is asks
