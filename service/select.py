@@ -49,11 +49,15 @@ NOTHING_NEW_SHARE = 0.9
 REDUNDANCY_WEIGHT = 0.3
 
 # Phases and populations a question can name: a passage naming only the other side is about something else.
+# (Athletes and runners against older, osteoporotic patients, session 13: "What causes a sacral stress fracture in
+# a runner?" was answered with osteoporotic fractures in older patients.)
 _OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = (
     (frozenset({"acute", "recent-onset", "sudden"}), frozenset({"chronic", "persistent", "long-standing"})),
     (frozenset({"child", "children", "paediatric", "pediatric", "infant", "infants", "adolescent", "adolescents"}),
      frozenset({"adult", "adults", "elderly", "older"})),
     (frozenset({"pregnancy", "pregnant"}), frozenset()),
+    (frozenset({"athlete", "athletes", "runner", "runners", "sportsmen", "sportswomen"}),
+     frozenset({"elderly", "older", "osteoporosis", "osteoporotic", "postmenopausal"})),
 )
 _WORD = re.compile(r"[a-z][a-z\-]+")
 

@@ -65,6 +65,11 @@ def test_intent_cues_match_answers_of_that_kind():
     ("How is acute low back pain treated?", "Heat helps low back pain.", False),
     ("Sciatica in children", "In adults, sciatica usually settles.", True),
     ("Sciatica in children and adults", "In adults, sciatica usually settles.", False),
+    # young athletes are not the older, osteoporotic patients of insufficiency fractures
+    ("What causes a sacral stress fracture in a runner?", "Osteoporotic fractures of the sacrum in older patients.",
+     True),
+    ("What causes a sacral stress fracture in a runner?", "Fatigue fractures occur in runners and recruits.", False),
+    ("What causes a sacral stress fracture in a runner?", "Older runners with osteoporosis are at risk.", False),
 ])
 def test_passages_about_the_other_phase_or_population_conflict(question, passage, expected):
     assert conflicting(question, passage) is expected
