@@ -45,14 +45,24 @@ class Graded:
     point_grades: tuple[str, ...]
 
 
+class BadLabels(ValueError):
+    """A labels file line that is not a label row."""
+
+
 def load_labels(path: Path) -> list[LabelledQuestion]:
-    """The labelled questions of a labels file, in file order."""
+    """The labelled questions of a labels file, in file order; BadLabels names the first line that is not a
+    label row."""
     by_question: dict[tuple[str, str, str], dict] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
             row = json.loads(line)
             key = (row["qid"], row["question"], row["split"])
             by_question.setdefault(key, {})[normalised(row["sentence"])] = int(row["grade"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadLabels(f"line {n} is not a label row ({type(exc).__name__}: {exc}); each line needs qid, "
+                            "question, sentence, grade and split") from None
     return [LabelledQuestion(qid, question, split, grades) for (qid, question, split), grades in by_question.items()]
 
 
@@ -112,13 +122,19 @@ def main(argv=None) -> int:
     p.add_argument("--labels", type=Path, default=LABELS)
     p.add_argument("--show", action="store_true", help="print each question's summary and its grade")
     args = p.parse_args(argv)
+    try:
+        questions = load_labels(args.labels)
+    except OSError as exc:
+        p.error(f"cannot read the labels file: {exc.strerror}")
+    except BadLabels as exc:
+        p.error(str(exc))
     from index.embedder import load_embedder
     from index.store import Index
     from service.answer import answer
     from service.settings import Settings
 
     index = Index.open(args.index, embedder=load_embedder(**Settings().embedder_options()))
-    print(report(grade_answers(load_labels(args.labels), lambda q: answer(q, index)), args.show))
+    print(report(grade_answers(questions, lambda q: answer(q, index)), args.show))
     return 0
 
 

@@ -114,7 +114,8 @@ _EFFECT_QUESTION = re.compile(
 # "Are opioids recommended for low back pain?", "Should imaging be done ...?": asks what sources advise, which a
 # guideline or review states as advice ("NICE advises against ... opioids"), not a finding that names X.
 _ADVICE_EFFECTS = frozenset({"recommended", "advised", "indicated", "offered"})
-_STATES_ADVICE = re.compile(r"\b(recommend\w*|advis\w*|suggest\w*|guidelines?|should|first[- ]line|second[- ]line)\b", _I)
+_STATES_ADVICE = re.compile(r"\b(recommend\w*|advis\w*|suggest\w*|guidelines?|should|first[- ]line|"
+                            r"second[- ]line)\b", _I)
 
 # "What imaging is best for X?", "Which drug is most effective?", "What is the first-line treatment?": asks for
 # the top option, which a source states as such ("MRI is the most sensitive imaging test").
@@ -267,6 +268,7 @@ def question_intent(question: str) -> Intent:
     """The intent of a question: the first matching frame (else GENERAL), and what else its wording asks for."""
     kind = next((kind for kind, frame in _QUESTION_FRAMES if frame.search(question)), GENERAL)
     is_open = bool(_OPEN_QUESTION.match(question))
+    effect = _EFFECT_QUESTION.match(question)
     return Intent(
         kind,
         items=list_items(question) if kind == LIST else "",
@@ -274,24 +276,17 @@ def question_intent(question: str) -> Intent:
                  or (kind in (DIAGNOSIS, TREATMENT) and bool(_HOW_IS_IT_DONE.match(question)))),
         open=is_open,
         accuracy=is_open and kind == DIAGNOSIS and bool(_ACCURACY_QUESTION.search(question)),
-        subject=effect_subject(question),
-        advice=asks_advice(question),
+        subject=effect.group("subject").strip() if effect else "",
+        advice=asks_advice(effect),
         superlative=is_open and bool(_SUPERLATIVE.search(question)),
         population=bool(_POPULATION_QUESTION.search(question)),
     )
 
 
-def effect_subject(question: str) -> str:
-    """The intervention a yes/no question asks the effect of ("acupuncture" in "Does acupuncture help low back
-    pain?"), else ""."""
-    m = _EFFECT_QUESTION.match(question)
-    return m.group("subject").strip() if m else ""
-
-
-def asks_advice(question: str) -> bool:
-    """A yes/no question about whether an intervention is advised: "Is X recommended ...?", "Should X be done?"."""
-    m = _EFFECT_QUESTION.match(question)
-    return bool(m) and (m.group("effect").lower() in _ADVICE_EFFECTS or m.group(1).lower() == "should")
+def asks_advice(effect: re.Match | None) -> bool:
+    """A yes/no question about an intervention's effect (its `_EFFECT_QUESTION` match) asks whether the
+    intervention is advised: "Is X recommended ...?", "Should X be done?"."""
+    return bool(effect) and (effect.group("effect").lower() in _ADVICE_EFFECTS or effect.group(1).lower() == "should")
 
 
 def list_items(question: str) -> str:

@@ -155,7 +155,8 @@ def preferred_summaries(cands: Candidates, spans: list[Span | None], usable: lis
     # heading opens with the answer, which the scorer rates low: it learnt from abstracts, whose first sentences
     # are background. On the 90 labelled corpus questions (python -m eval.label_answers) summaries graded 2 went
     # 60 -> 63 and graded 0 12 -> 9.
-    asking = [i for i in usable if prob[i] >= threshold and asks_the_question(cands, heading_of(cands, i), min_coverage)]
+    own_headings = {h for h in {heading_of(cands, i) for i in usable} if asks_the_question(cands, h, min_coverage)}
+    asking = [i for i in usable if prob[i] >= threshold and heading_of(cands, i) in own_headings]
     if asking:
         lead = section_lead(cands, spans, asking, prob)
         if prob[lead] >= share * max(float(prob[i]) for i in asking):
@@ -409,7 +410,8 @@ def heading_question_kinds(heading: str) -> frozenset[str]:
 def section_lead(cands: Candidates, spans: list[Span | None], asking: list[int], prob: np.ndarray) -> int:
     """Of the given spans, the first in text order of the section holding the most probable one."""
     top = max(asking, key=lambda i: prob[i])
-    section = [i for i in asking if doc_of(cands, i) == doc_of(cands, top) and heading_of(cands, i) == heading_of(cands, top)]
+    where = (doc_of(cands, top), heading_of(cands, top))
+    section = [i for i in asking if (doc_of(cands, i), heading_of(cands, i)) == where]
     return min(section, key=lambda i: (chunk_number(cands, i), spans[i].start))
 
 

@@ -52,3 +52,14 @@ def test_every_summary_and_point_is_counted_per_split(tmp_path):
         "heldout  summaries n=   1  2 0  1 0  0 0  unlabelled 0  abstained 1",
         "heldout  points    n=   0  2 0  1 0  0 0  unlabelled 0",
     ]
+
+
+def test_a_line_that_is_not_a_label_row_is_named(tmp_path):
+    import pytest
+
+    from eval.label_answers import BadLabels
+
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps(ROWS[0]) + "\n" + json.dumps({"qid": "c02", "question": "Q?"}) + "\n", encoding="utf-8")
+    with pytest.raises(BadLabels, match="^line 2 is not a label row"):
+        load_labels(path)
