@@ -18,14 +18,21 @@ INTENTS = (DEFINITION, CAUSE, DIAGNOSIS, TREATMENT, PROGNOSIS, SYMPTOM, FIGURE, 
 
 _I = re.IGNORECASE
 
+# "How long does X last?", "How quickly does X get better?": the time course of a condition or of a treatment's
+# effect. The gap is bounded: with ".*" a 2,000-character question repeating "how long" took 26 ms to reject.
+_TIME_COURSE_QUESTION = re.compile(r"\bhow (long|soon|quickly|fast)\b.{0,120}?\b(last|lasts|take|takes|persist|"
+                                   r"continue|go on|recover|improve|heal|settle|resolve|get better|go away)\b", _I)
+# A sentence giving a time course: a span of time ("over weeks to months", "at 12 months", "within six weeks").
+_STATES_TIME_COURSE = re.compile(r"\b(\d+(\.\d+)?|a few|few|several|many|one|two|three|four|five|six|eight|ten|"
+                                 r"twelve)(-| )(hours?|days?|weeks?|months?|years?)\b|\b(hours|days|weeks|months) (to|or) "
+                                 r"(days|weeks|months|years)\b", _I)
+
 # Question frames, tried in this order: the first that matches names the intent. More specific frames
 # (accuracy, figures, comparisons) come before the broad ones (yes/no, definition) they would also match.
 _QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
-    # "How long does X last?", "How quickly does X get better?": the time course of a condition (a prognosis),
-    # which sources give in words ("over weeks to months") as often as in figures; before FIGURE's "how long".
-    # The gap is bounded: with ".*" a 2,000-character question repeating "how long" took 26 ms to reject.
-    (PROGNOSIS, re.compile(r"\bhow (long|soon|quickly|fast)\b.{0,120}?\b(last|lasts|take|takes|persist|continue|go on|"
-                           r"recover|improve|heal|settle|resolve|get better|go away)\b", _I)),
+    # The time course of a condition (a prognosis), which sources give in words ("over weeks to months") as
+    # often as in figures; before FIGURE's "how long".
+    (PROGNOSIS, _TIME_COURSE_QUESTION),
     (DIAGNOSIS, re.compile(r"\b(red flags?|warning signs?|how (accurate|reliable|sensitive|specific|useful|good)|"
                            r"accuracy|sensitivity|"
                            r"specificity|predictive value|likelihood ratio|diagnos\w*|test(s|ed|ing)? for|"
@@ -191,6 +198,8 @@ class Intent:
     superlative: bool = False
     # Asks which people a condition affects ("Who gets X?").
     population: bool = False
+    # Asks how long a condition or an effect lasts ("How long does sciatica usually last?").
+    time_course: bool = False
     # A yes/no question about what sources advise on an intervention ("Are opioids recommended for X?").
     advice: bool = False
 
@@ -213,6 +222,11 @@ class Intent:
     def states_population(self, sentence: str) -> bool:
         """A question asking who gets a condition, and the sentence says whom it affects ("mainly in runners")."""
         return self.population and bool(_STATES_POPULATION.search(sentence))
+
+    def states_time_course(self, sentence: str) -> bool:
+        """A question asking how long something lasts, and the sentence gives a span of time ("improves over
+        weeks to months")."""
+        return self.time_course and bool(_STATES_TIME_COURSE.search(sentence))
 
     def states_advice(self, sentence: str) -> bool:
         """A question about what sources advise, and the sentence gives advice ("NICE advises against ...")."""
@@ -280,6 +294,7 @@ def question_intent(question: str) -> Intent:
         advice=asks_advice(effect),
         superlative=is_open and bool(_SUPERLATIVE.search(question)),
         population=bool(_POPULATION_QUESTION.search(question)),
+        time_course=is_open and bool(_TIME_COURSE_QUESTION.search(question)),
     )
 
 

@@ -146,7 +146,9 @@ class QueryTerms:
 # Words of a question's frame rather than its topic: "How long does X usually last?", "What is the role of X
 # in Y?", "Who gets X?". The frame says what kind of answer is wanted (service/intent.py reads it); counted as
 # topic terms, "long" and "last" made "Exercise is recommended for long-lasting low back pain" the answer to
-# how long sciatica lasts, and a source that never says "usually" looked as if it missed part of the question.
+# how long sciatica lasts, and a source that never says "usually" looked as if it missed part of the question;
+# likewise "get better" and "take to heal" in "How quickly does sciatica get better?", "How long does a sacral
+# fracture take to heal?".
 # ("What are the risk factors for proximal hamstring tendinopathy?" took "Other risk factors include pelvic
 # radiotherapy ..." from the sacral fracture article: "factor" counted as a topic term; "How accurate are
 # sacroiliac provocation tests?" took a hamstring article's "all three tests were reliable and reasonably
@@ -154,7 +156,9 @@ class QueryTerms:
 _FRAME_WORDS = re.compile(
     r"\bhow (long|soon|quickly|fast|far|accurate|reliable|sensitive|specific|useful|effective)\b|"
     r"\b(usually|typically|generally|normally|ordinarily)\b|"
-    r"\b(last|lasts|take|takes|persist|persists)\W*$|\brole of\b|\bwho (gets|get|develops|develop)\b|"
+    r"\b(last|lasts|persist|persists|(take|takes)( to (heal|recover|improve|settle|resolve|get better|go away))?|"
+    r"get better|go away|improve|improves|recover|recovers|heal|heals|settle|settles|resolve|resolves)\W*$|"
+    r"\brole of\b|\bwho (gets|get|develops|develop)\b|"
     r"\brisk factors?\b",
     re.IGNORECASE)
 
