@@ -122,6 +122,11 @@ def test_the_share_binds_sentences_of_the_summary_document_and_other_documents_n
     from service.retrieve import retrieve
 
     scored = score(build_candidates(retrieve("What is sciatica?", index, k=10), index, 5))
+    # each document's later sentences are far from the question in meaning, so none is as much on point as a
+    # summary (which would put it under the boundary alone)
+    first = {"Sciatica is pain along the sciatic nerve down the leg.",
+             "Sciatica is leg pain from an irritated sciatic nerve root."}
+    scored = with_cosines(scored, {item.text: 0.9 if item.text in first else 0.3 for item in scored.candidates.items})
     loose = select(scored, min_evidence=-1.0, point_threshold=0.0, point_share=0.0)
     summary_doc = loose.summary.hit.document.doc_id
     assert {p.hit.document.doc_id for p in loose.points} == {"a", "b"}
@@ -920,3 +925,33 @@ def test_a_question_about_how_long_something_lasts_is_recognised(question, asks)
     from service.intent import question_intent
 
     assert question_intent(question).time_course is asks
+
+
+SECOND_STATEMENT = {
+    "The median incubation period of MERS was 5 days.": 0.9,
+    "The incubation period of MERS ranged from 2 to 14 days.": 0.6,
+    "Dromedary camels in several countries carried antibodies to the coronavirus.": 0.7,
+}
+
+
+RANGE = "The incubation period of MERS ranged from 2 to 14 days."
+
+
+@pytest.mark.parametrize("question, cosines, points", [
+    # as much about the question as the summary, and nearly as close in meaning: a point below the share
+    ("How long is the incubation period of MERS?", (0.65, 0.4), [RANGE]),
+    ("How long is the incubation period of MERS?", (0.61, 0.4), [RANGE]),
+    # further than 0.1 from the summary in meaning: the document's share decides (0.6 < 0.86 x 0.9)
+    ("How long is the incubation period of MERS?", (0.59, 0.4), []),
+    # close in meaning but naming less of the question (MERS only through the title): the share decides
+    ("How long is the incubation period of MERS?", (0.59, 0.68), []),
+    # a yes/no question: the share decides
+    ("Is the incubation period of MERS longer than a week?", (0.65, 0.4), []),
+])
+def test_a_sentence_as_much_about_an_open_question_as_the_summary_is_a_point_below_the_share(question, cosines,
+                                                                                              points):
+    cosines = dict(zip(SECOND_STATEMENT, (0.7, *cosines)))
+    scored = with_cosines(scored_documents(question, [("a", "MERS", [("Overview", SECOND_STATEMENT)])]), cosines)
+    selection = select(scored, min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5, point_share=0.86)
+    assert selection.summary.text == "The median incubation period of MERS was 5 days."
+    assert [p.text for p in selection.points] == points
