@@ -24,8 +24,8 @@ _TIME_COURSE_QUESTION = re.compile(r"\bhow (long|soon|quickly|fast)\b.{0,120}?\b
                                    r"continue|go on|recover|improve|heal|settle|resolve|get better|go away)\b", _I)
 # A sentence giving a time course: a span of time ("over weeks to months", "at 12 months", "within six weeks").
 _STATES_TIME_COURSE = re.compile(r"\b(\d+(\.\d+)?|a few|few|several|many|one|two|three|four|five|six|eight|ten|"
-                                 r"twelve)(-| )(hours?|days?|weeks?|months?|years?)\b|\b(hours|days|weeks|months) (to|or) "
-                                 r"(days|weeks|months|years)\b", _I)
+                                 r"twelve)(-| )(hours?|days?|weeks?|months?|years?)\b|"
+                                 r"\b(hours|days|weeks|months) (to|or) (days|weeks|months|years)\b", _I)
 
 # Question frames, tried in this order: the first that matches names the intent. More specific frames
 # (accuracy, figures, comparisons) come before the broad ones (yes/no, definition) they would also match.

@@ -50,8 +50,8 @@ REDUNDANCY_WEIGHT = 0.3
 # How much larger an idf-weighted share of an open question's key terms a span must name than the most probable
 # span to displace it, when it is also closer in meaning (select.outranking_in_meaning): a tenth, about one
 # term of a question with several. On 1,300 COVID-QA questions in process, exact answers inside the summary
-# went 0.399 -> 0.409 at 0.1 (0.05 and 0.01: 0.410; 0.2: 0.405), and on the 90 labelled corpus questions summaries
-# graded 0 went 8 -> 6. Yes/no questions are left out: on 400 PubMedQA questions summaries inside the gold
+# went 0.399 -> 0.408 at 0.1 (0.05 and 0.01: 0.410; 0.2: 0.405), and on the 90 labelled corpus questions
+# summaries graded 0 went 8 -> 6. Yes/no questions are left out: on 400 PubMedQA questions summaries inside the gold
 # conclusion fell 0.76 -> 0.58, as a study's objective restates its title's question.
 KEY_TERMS_MARGIN = 0.1
 # How much further from an open question in meaning (sentence cosine) than the summary a sentence of the
