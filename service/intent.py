@@ -33,6 +33,9 @@ _QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
     # The time course of a condition (a prognosis), which sources give in words ("over weeks to months") as
     # often as in figures; before FIGURE's "how long".
     (PROGNOSIS, _TIME_COURSE_QUESTION),
+    # "Does a herniated disc shrink without surgery?", "Can sciatica get better without treatment?": what happens
+    # untreated, the natural history; before TREATMENT, whose "surgery" it names
+    (PROGNOSIS, re.compile(r"\bwithout (any )?(surgery|treatment|an operation|operating|intervention|therapy)\b", _I)),
     (DIAGNOSIS, re.compile(r"\b(red flags?|warning signs?|how (accurate|reliable|sensitive|specific|useful|good)|"
                            r"accuracy|sensitivity|"
                            r"specificity|predictive value|likelihood ratio|diagnos\w*|test(s|ed|ing)? for|"

@@ -35,6 +35,11 @@ except ImportError:  # tests/ became a package
     ("How quickly does acute low back pain get better?", "prognosis"),
     ("How long is the SAIBK gene?", "figure"),  # a length, not a time course
     ("How long did patients stay in hospital?", "figure"),
+    # what happens untreated is the natural history, though the question names the treatment
+    ("Does a herniated lumbar disc shrink without surgery?", "prognosis"),
+    ("Can sciatica get better without any treatment?", "prognosis"),
+    ("Is surgery better than physiotherapy for sciatica?", "comparison"),
+    ("Does surgery help sciatica?", "treatment"),
     # who gets a condition: its risk factors and the people it affects
     ("Who gets sacral insufficiency fractures?", "cause"),
     ("Who is at risk of a sacral insufficiency fracture?", "cause"),
