@@ -955,3 +955,16 @@ def test_a_sentence_as_much_about_an_open_question_as_the_summary_is_a_point_bel
     selection = select(scored, min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5, point_share=0.86)
     assert selection.summary.text == "The median incubation period of MERS was 5 days."
     assert [p.text for p in selection.points] == points
+
+
+def test_further_statements_of_the_summary_document_never_displace_another_source():
+    question = "How long is the incubation period of MERS?"
+    other = "The incubation period of MERS in a hospital outbreak was 5 to 7 days."
+    documents = [("a", "MERS", [("Overview", SECOND_STATEMENT)]),
+                 ("b", "MERS outbreaks", [("Overview", {other: 0.55})])]
+    cosines = dict(zip(SECOND_STATEMENT, (0.7, 0.65, 0.4))) | {other: 0.5}
+    for max_points, points in ((1, [other]), (2, [other, RANGE])):
+        scored = with_cosines(scored_documents(question, documents), cosines)
+        selection = select(scored, max_points=max_points, min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5,
+                           point_share=0.86)
+        assert [p.text for p in selection.points] == points
