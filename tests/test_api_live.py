@@ -61,6 +61,20 @@ def refuses_connections(base: str) -> bool:
     return False
 
 
+def test_the_load_test_warns_when_it_falls_back_to_its_built_in_questions(tmp_path, monkeypatch):
+    from eval import loadtest
+
+    monkeypatch.setattr(loadtest, "DEV_QUERIES", tmp_path / "medquad-dev" / "queries.jsonl")  # not there
+    builtin = loadtest.load_questions(None)
+    assert builtin is loadtest.BUILTIN_QUESTIONS
+    assert loadtest.builtin_warning(builtin) == (
+        "warning: no --questions and no medquad-dev/queries.jsonl beside the checkout: asking the 10 built-in "
+        "questions over and over measures warm answers")
+    own = tmp_path / "questions.txt"
+    own.write_text("What causes buttock pain?\nHow is sciatica treated?\n", encoding="utf-8")
+    assert loadtest.builtin_warning(loadtest.load_questions(own)) is None
+
+
 def test_loadtest_smoke(tmp_path):
     from eval import loadtest
     from service.pipeline import ingest_paths
