@@ -51,8 +51,8 @@ REDUNDANCY_WEIGHT = 0.3
 # span to displace it, when it is also closer in meaning (select.outranking_in_meaning): a tenth, about one
 # term of a question with several. On 1,300 COVID-QA questions in process, exact answers inside the summary
 # went 0.399 -> 0.408 at 0.1 (0.05 and 0.01: 0.410; 0.2: 0.405), and on the 90 labelled corpus questions
-# summaries graded 0 went 8 -> 6. Yes/no questions are left out: on 400 PubMedQA questions summaries inside the gold
-# conclusion fell 0.76 -> 0.58, as a study's objective restates its title's question.
+# summaries graded 0 went 8 -> 6. Yes/no questions are left out: on 400 PubMedQA questions summaries inside
+# the gold conclusion fell 0.76 -> 0.58, as a study's objective restates its title's question.
 KEY_TERMS_MARGIN = 0.1
 # How close to the most probable span of the section headed by the question itself (select.asks_the_question)
 # that section's opening span must come to be the summary. The point share (0.86) was used until session 14;
@@ -65,8 +65,8 @@ SECTION_LEAD_SHARE = 0.8
 # How much further from an open question in meaning (sentence cosine) than the summary a sentence of the
 # summary's document may be and still count as another statement of the answer, when it names as much of the
 # question (select.as_on_point): it then needs only the point boundary, not the document's share. On 1,300
-# COVID-QA questions in process, exact answers inside the whole answer went 0.523 -> 0.545 (slack 0: 0.532; 0.05:
-# 0.538; 0.15: 0.549), and on the 90 labelled corpus questions points graded 2 went 84 -> 90 and graded 1
+# COVID-QA questions in process, exact answers inside the whole answer went 0.523 -> 0.545 (slack 0: 0.532;
+# 0.05: 0.538; 0.15: 0.549), and on the 90 labelled corpus questions points graded 2 went 84 -> 90 and graded 1
 # 41 -> 56, with none more graded 0 (30). Yes/no questions are left out: on 400 PubMedQA questions point
 # precision fell 0.436 -> 0.276, as a paper's results restate its question without answering it.
 SUMMARY_COSINE_SLACK = 0.1
@@ -152,7 +152,7 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     further = [i for i in usable if i != best and doc_of(cands, i) == summary_doc and i not in pool
                and prob[i] >= threshold and as_on_point(cands, i, best)
                and (not must_name or names_any(spans[i], must_name))]
-    chosen += diverse_points(cands, spans, prob, best, further, max_points, already=chosen)
+    chosen += diverse_points(cands, spans, prob, best, further, max_points, already=tuple(chosen))
     summary = pick(cands, spans[best], float(prob[best]))
     points = tuple(pick(cands, spans[i], float(prob[i])) for i in chosen)
     # "The indexed sources do not address: X" must be true of the sources, not only of the quoted sentences
@@ -258,8 +258,8 @@ def outranking_in_meaning(cands: Candidates, spans: list[Span | None], usable: l
 def as_on_point(cands: Candidates, i: int, summary: int) -> bool:
     """For an open question, span i names at least as much of the question's key terms as the summary
     (counting heading and title) and comes within SUMMARY_COSINE_SLACK of it in meaning: a second statement of
-    the answer, however the scorer ranks it ("the incubation period ranged from 2 to 14 days" beside "the
-    median incubation period was 5 days")."""
+    the answer, though the scorer rates it below the share of its document's best ("the incubation period
+    ranged from 2 to 14 days" beside "the median incubation period was 5 days")."""
     key = cands.features[:, FEATURES.index("key_terms_context")]
     cosine = cands.features[:, FEATURES.index("cosine")]
     return cands.intent.open and key[i] >= key[summary] and cosine[i] >= cosine[summary] - SUMMARY_COSINE_SLACK
@@ -364,7 +364,7 @@ def span_probabilities(cands: Candidates, spans: list[Span | None], prob: np.nda
 
 
 def diverse_points(cands: Candidates, spans: list[Span | None], prob: np.ndarray, summary: int,
-                   pool: list[int], k: int, already: list[int] = ()) -> list[int]:
+                   pool: list[int], k: int, already: tuple[int, ...] = ()) -> list[int]:
     """Candidates of the pool by probability, each not a near-duplicate of (or overlapping) the summary, the
     points `already` chosen or one chosen before, until there are k points."""
     chosen = [summary, *already]
