@@ -231,6 +231,10 @@ class Intent:
         weeks to months")."""
         return self.time_course and bool(_STATES_TIME_COURSE.search(sentence))
 
+    def states_fact_asked(self, sentence: str) -> bool:
+        """The sentence states the one fact a "Who gets X?" or "How long does X last?" question asks for."""
+        return self.states_population(sentence) or self.states_time_course(sentence)
+
     def states_advice(self, sentence: str) -> bool:
         """A question about what sources advise, and the sentence gives advice ("NICE advises against ...")."""
         return self.advice and bool(_STATES_ADVICE.search(sentence))

@@ -149,7 +149,8 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     # further statements of the answer from the summary's document fill the places the others leave: they
     # never displace another source (on medquad-dev, taking them first crowded the judged passage out of 3
     # answers of 1,000)
-    further = [i for i in usable if i != best and doc_of(cands, i) == summary_doc and i not in pool
+    in_pool = set(pool)
+    further = [i for i in usable if i != best and doc_of(cands, i) == summary_doc and i not in in_pool
                and prob[i] >= threshold and as_on_point(cands, i, best)
                and (not must_name or names_any(spans[i], must_name))]
     chosen += diverse_points(cands, spans, prob, best, further, max_points, already=tuple(chosen))
@@ -200,22 +201,17 @@ def preferred_summaries(cands: Candidates, spans: list[Span | None], usable: lis
     top_option = [i for i in usable if prob[i] >= threshold and cands.intent.states_superlative(spans[i].text)]
     if top_option:
         return naming_most(cands, top_option)
-    # "Who gets X?": a sentence saying whom X affects, and naming X itself (most of the question's key terms),
-    # unless the scorer all but rules it out: the scorer rates "Sacral insufficiency fractures occur mainly in
-    # older women ..." 0.23, below a sacroplasty sentence, having learnt from abstracts that a section's first
-    # sentence is seldom its conclusion
+    # "Who gets X?" and "How long does X last?": a sentence saying whom X affects, or giving a span of time, that
+    # names X itself (most of the question's key terms), unless the scorer all but rules it out. The scorer rates
+    # "Sacral insufficiency fractures occur mainly in older women ..." 0.23, below a sacroplasty sentence, having
+    # learnt from abstracts that a section's first sentence is seldom its conclusion, and "Sciatica caused by a
+    # disc herniation often improves over weeks to months" below a trial's "median time to recovery of about 4
+    # weeks compared with about 12 weeks" for its figures
     key = cands.features[:, FEATURES.index("key_terms")]
-    population = [i for i in usable if prob[i] >= TOP_DOCUMENT_FLOOR and key[i] >= MIN_COVERAGE
-                  and cands.intent.states_population(spans[i].text)]
-    if population:
-        return naming_most(cands, population, "key_terms")
-    # "How long does X last?": likewise a sentence giving a span of time and naming X ("Sciatica caused by a disc
-    # herniation often improves over weeks to months"), not a trial's "median time to recovery of about 4 weeks
-    # compared with about 12 weeks", which the scorer rates higher for its figures
-    time_course = [i for i in usable if prob[i] >= TOP_DOCUMENT_FLOOR and key[i] >= MIN_COVERAGE
-                   and cands.intent.states_time_course(spans[i].text)]
-    if time_course:
-        return naming_most(cands, time_course, "key_terms")
+    stating = [i for i in usable if prob[i] >= TOP_DOCUMENT_FLOOR and key[i] >= MIN_COVERAGE
+               and cands.intent.states_fact_asked(spans[i].text)]
+    if stating:
+        return naming_most(cands, stating, "key_terms")
     # an open question: a likely span naming clearly more of what it asks, and closer to it in meaning
     if cands.intent.open:
         usable = outranking_in_meaning(cands, spans, usable, prob, threshold) or usable
