@@ -199,7 +199,11 @@ def test_a_sentence_announcing_text_it_does_not_hold_is_not_quotable(sentence, a
     ("Smith et al. (2019) also found fewer relapses after surgery.", True),
     ("Laslett and colleagues reported that negative tests ruled the joint out.", False),
     ("Hip osteoarthritis also causes buttock pain.", False),  # "also" alone adds, it does not point back
-    ("Taken together, the two trials suggest that surgery speeds recovery.", False),
+    # a summing-up points at what it sums up, unless it names it
+    ("Taken together, the two trials suggest that surgery speeds recovery.", True),
+    ("Collectively, these findings indicate a viral cause.", True),
+    ("Taken together, SPORT and the Peul trial suggest that surgery speeds recovery.", False),
+    ("Together with exercise, advice to stay active speeds recovery.", False),
     # "they" with no plural before it has nothing in the sentence to stand for
     ('By "buttock" they usually mean the fleshy region below the iliac crest.', True),
     ("Patients with sciatica say they feel better within weeks.", False),
@@ -968,3 +972,32 @@ def test_further_statements_of_the_summary_document_never_displace_another_sourc
         selection = select(scored, max_points=max_points, min_evidence=-1.0, min_coverage=0.0, point_threshold=0.5,
                            point_share=0.86)
         assert [p.text for p in selection.points] == points
+
+
+CAUSES = {
+    "Get urgent help if buttock pain when sitting comes with loss of bladder control.": 0.92,
+    "Buttock pain when sitting is mostly caused by an inflamed bursa, and treatment is rest.": 0.72,
+}
+
+
+@pytest.mark.parametrize("question, probability, top, summary", [
+    # the most probable span gives no cause: the likely one that does is the answer
+    ("What causes buttock pain when sitting?", 0.72, None, "Buttock pain when sitting is mostly caused"),
+    ("Why is there buttock pain when sitting?", 0.72, None, "Buttock pain when sitting is mostly caused"),
+    # "because" gives a cause too
+    ("What causes buttock pain when sitting?", 0.72,
+     "Buttock pain when sitting is common because the bursa at the sitting bone swells.", "Buttock pain when sitting is common because"),
+    # less likely an answer than not: the scorer decides
+    ("What causes buttock pain when sitting?", 0.45, None, "Get urgent help"),
+    # not a question for a cause (the likely span also speaks of treatment: only a cause is preferred so)
+    ("What is the treatment for buttock pain when sitting?", 0.72, None, "Get urgent help"),
+])
+def test_a_cause_question_takes_a_likely_span_giving_a_cause_when_the_most_probable_gives_none(question, probability,
+                                                                                               top, summary):
+    sentences = dict(CAUSES)
+    sentences["Buttock pain when sitting is mostly caused by an inflamed bursa, and treatment is rest."] = probability
+    if top:  # a most probable span that gives a cause itself stays the summary
+        sentences = {top: 0.95, **sentences}
+    # equal cosines: closeness in meaning is a rule of its own
+    cosines = dict.fromkeys(sentences, 0.6)
+    assert summary_with_cosines(question, "Buttock pain", sentences, cosines).startswith(summary)
