@@ -75,8 +75,8 @@ _QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
 # intent from what such an answer must contain (a figure, a causal verb, a recommendation ...).
 _SENTENCE_CUES: dict[str, re.Pattern] = {
     DEFINITION: re.compile(r"\b(is|are) (an?|the) |\brefers? to\b|\bis defined as\b|\bmeans\b|\bis a term\b", _I),
-    CAUSE: re.compile(r"\b(caus\w*|due to|results? from|leads? to|trigger\w*|risk factors?|associated with|"
-                      r"responsible for|arises? from|origin\w*|sources?)\b", _I),
+    CAUSE: re.compile(r"\b(caus\w*|due to|because|owing to|results? from|leads? to|trigger\w*|risk factors?|"
+                      r"associated with|responsible for|arises? from|origin\w*|sources?)\b", _I),
     DIAGNOSIS: re.compile(r"\b(sensitivity|specificity|accura\w*|predictive values?|likelihood ratios?|auc|area under|"
                           r"diagnos\w*|detect\w*|false (positive|negative)s?|reliab\w*|kappa|agreement|"
                           r"confirm\w*|rule[sd]? (in|out))\b", _I),
