@@ -27,8 +27,8 @@ STOPWORDS = frozenset(
     will with within without would yes yet you your""".split()
 )
 GENERIC = frozenset(
-    """symptom sign cause treatment treat therapy therapi diagnos diagnosi prevent prevention outlook
-    prognosi risk people person patient affect inherit genetic gene change research clinical trial
+    """symptom sign cause treatment treat therapy therapi diagnos diagnosis prevent prevention outlook
+    prognosis risk people person patient affect inherit genetic gene change research clinical trial
     information info type stage complication test manage management option common rare happen mean
     difference differ feel problem condition disease disorder syndrome called kind causes
     lead help best new related done recognise recognize recognised recognized""".split()
@@ -58,6 +58,7 @@ def stem(word: str) -> str:
     return w
 
 
+# stemmed here, so the words above are listed as written ("diagnosis", not its stem: stem() keeps "-is")
 GENERIC = frozenset(stem(w) for w in GENERIC)
 
 

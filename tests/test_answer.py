@@ -202,6 +202,9 @@ def test_query_terms_separate_topic_from_template():
     ("How quickly does sciatica get better?", {"sciatica"}),
     ("What are the risk factors for proximal hamstring tendinopathy?", {"proximal", "hamstr", "tendinopathy"}),
     ("How accurate are sacroiliac provocation tests?", {"sacroiliac", "provocation"}),
+    # the kind of answer asked for, by its noun
+    ("What is the prognosis of acute low back pain?", {"acut", "low", "back", "pain"}),
+    ("How is the diagnosis of sciatica made?", {"sciatica"}),
     # the same words outside a frame are the topic
     ("Is long-term opioid use safe?", {"long", "term", "opioid", "safe"}),
     ("What was the last follow-up visit?", {"last", "follow", "visit"}),
