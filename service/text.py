@@ -297,20 +297,38 @@ def defined_terms(question: str) -> frozenset[str]:
 # of a definition; "X is treated with ...", "X is suspected when ...": a passive says what is done with X, not
 # what X is ("X is defined as / called / known as / characterised by ..." still define it).
 _SUBORDINATE_OPENING = re.compile(r"^\W*(?:when|if|although|though|because|while|once|unless|after|before|since|as|"
-                                  r"where|whether|until)\b", re.IGNORECASE)
+                                  r"where|whether|until|"
+                                  # a prepositional phrase: "In complex hip-spine syndrome, both contribute ..."
+                                  # says something about X, with another subject
+                                  r"in|for|among|during|with|without|on|at|by|from|of|to|like|unlike)\b",
+                                  re.IGNORECASE)
 _PASSIVE = re.compile(r"^\s*(?:(?:not|often|usually|also|sometimes|rarely|commonly|mainly|best)\s+)?"
                       r"(?!(?:defined|called|known|termed|characteri[sz]ed|named)\b)[a-z]+ed\b", re.IGNORECASE)
 
 
+# "Offierski and MacNab (1983) introduced the term hip-spine syndrome for patients who have ...", "The term
+# sciatica is used for ...": a sentence saying what a term is used for defines it wherever its subject is.
+_TERM_FOR = re.compile(r"\bthe (?:term|name|label)\s+(.{1,80}?)\s+(?:for|to (?:describe|mean|denote|refer to)|describes|"
+                       r"denotes|means|refers to|is used (?:for|to))\b", re.IGNORECASE)
+
+
 def defines(sentence: str, defined: frozenset[str]) -> bool:
     """True when the sentence opens with the defined terms and then 'is'/'are' ("Sciatica is pain ..."), not in a
-    subordinate clause or a passive."""
+    subordinate clause or a passive, or says what the term is used for ("introduced the term X for ...")."""
+    named = _TERM_FOR.search(sentence)
+    if named and names_half(defined, named.group(1)):
+        return True
     head = re.split(r"\b(?:is|are|refers to|means)\b", sentence, maxsplit=1)
     if len(head) < 2 or len(head[0].split()) > 10:
         return False
     if _SUBORDINATE_OPENING.match(head[0]) or _PASSIVE.match(head[1]):
         return False
-    found = defined & content_terms(head[0])
+    return names_half(defined, head[0])
+
+
+def names_half(defined: frozenset[str], text: str) -> bool:
+    """The text names at least half of the defined terms (one at least)."""
+    found = defined & content_terms(text)
     return bool(found) and 2 * len(found) >= len(defined)
 
 

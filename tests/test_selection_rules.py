@@ -794,6 +794,12 @@ def test_a_question_about_what_sources_advise_is_recognised(question, advice):
     ("When cluneal nerve entrapment is suspected, a nerve block can help confirm it.", False),
     ("If cluneal nerve entrapment is treated early, symptoms settle.", False),
     ("Cluneal nerve entrapment is usually diagnosed with a nerve block.", False),
+    # ... or of a prepositional phrase, with another subject
+    ("In chronic cluneal nerve entrapment, both nerves are tender to touch.", False),
+    # saying what the term is used for defines it, wherever the sentence's subject is
+    ("Maigne (1989) introduced the term cluneal nerve entrapment for pain from the trapped nerves.", True),
+    ("The term cluneal nerve entrapment is used for pain from the trapped nerves.", True),
+    ("The term gluteal pain is used for pain from the trapped nerves.", False),  # another term
 ])
 def test_a_definition_opens_with_the_term_as_its_subject(sentence, is_definition):
     from service.text import defines
