@@ -132,6 +132,11 @@ _STATES_ADVICE = re.compile(r"\b(recommend\w*|advis\w*|suggest\w*|guidelines?|sh
 _SUPERLATIVE = re.compile(r"\b(best|most (effective|accurate|sensitive|specific|useful|appropriate|reliable|"
                           r"helpful)|first[- ]line|first choice|preferred|gold standard|reference standard)\b", _I)
 
+# "What imaging is recommended for X?", "Which drug is preferred for Y?": asks for the top option as much as
+# "What is the best imaging for X?" does. In the plural ("Which drugs are recommended for sciatica?") it asks for
+# the options, a list.
+_RECOMMENDED_OPTION = re.compile(r"^\W*(what|which)\b.*\bis\s+(recommended|preferred|advised|indicated)\b", _I)
+
 # "Who gets X?", "Who is at risk of X?": asks which people a condition affects, which a source states as a
 # population ("occur mainly in older women with osteoporosis", "is seen mainly in runners").
 _POPULATION_QUESTION = re.compile(r"^\W*who\b[^?]{0,40}?\b(gets?|develops?|is affected|are affected|is at risk|"
@@ -299,7 +304,7 @@ def question_intent(question: str) -> Intent:
         accuracy=is_open and kind == DIAGNOSIS and bool(_ACCURACY_QUESTION.search(question)),
         subject=effect.group("subject").strip() if effect else "",
         advice=asks_advice(effect),
-        superlative=is_open and bool(_SUPERLATIVE.search(question)),
+        superlative=is_open and bool(_SUPERLATIVE.search(question) or _RECOMMENDED_OPTION.search(question)),
         population=bool(_POPULATION_QUESTION.search(question)),
         time_course=is_open and bool(_TIME_COURSE_QUESTION.search(question)),
     )

@@ -506,7 +506,12 @@ IMAGING = {
      "MRI is the most sensitive imaging test for a sacral stress fracture."),
     ("Which imaging test is preferred for a sacral stress fracture?",
      "MRI is the most sensitive imaging test for a sacral stress fracture."),
+    ("What imaging is recommended for a suspected sacral stress fracture?",
+     "MRI is the most sensitive imaging test for a sacral stress fracture."),
     ("What imaging is used for a sacral stress fracture?",
+     "Because many patients have osteoporosis, imaging of the sacrum is followed by a bone density scan."),
+    # the plural asks for the options, not the top one
+    ("What imaging tests are recommended for a suspected sacral stress fracture?",
      "Because many patients have osteoporosis, imaging of the sacrum is followed by a bone density scan."),
 ])
 def test_a_question_for_the_top_option_is_summarised_by_a_sentence_naming_one(question, summary):
