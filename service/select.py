@@ -112,6 +112,14 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     if not usable or evidence < min_evidence or coverage < min_coverage:
         return Selection(None, (), True, as_words(cands, missing), evidence, coverage)
     prob = span_probabilities(cands, spans, scored.probability)
+    threshold, share = default_point_cut()
+    threshold = point_threshold if point_threshold is not None else threshold
+    share = point_share if point_share is not None else share
+    # "Is walking good for sciatica?": when no likely span names the intervention asked about, the sources speak
+    # of sciatica but not of walking, and quoting an epidural injection's advice would answer another question
+    unnamed = unnamed_subject(cands, spans, usable, prob, threshold)
+    if unnamed:
+        return Selection(None, (), True, as_words(cands, missing | unnamed), evidence, coverage)
     # quote from documents that address the question as a whole, when some do (a shared word is not a topic)
     covering = covering_candidates(cands, min_coverage)
     usable = [i for i in usable if i in covering] or usable
@@ -119,9 +127,6 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     # symptoms of a sacral stress fracture in runners?" is not "Return to running is gradual and guided by
     # symptoms." from the section on managing it
     usable = [i for i in usable if not cands.intent.other_kind_of_section(heading_of(cands, i))] or usable
-    threshold, share = default_point_cut()
-    threshold = point_threshold if point_threshold is not None else threshold
-    share = point_share if point_share is not None else share
     best = max(preferred_summaries(cands, spans, usable, prob, share, threshold, min_coverage), key=lambda i: prob[i])
     # Another sentence of the summary's own document must come close to that document's most probable span: it
     # is usually a detail of the same passage (a study's method or one of its results) where the summary states
@@ -313,6 +318,19 @@ def advising(cands: Candidates, spans: list[Span | None], usable: list[int], pro
     subject = subject_terms(cands)
     return [i for i in usable if prob[i] >= threshold and names_any(spans[i], subject)
             and cands.intent.states_advice(spans[i].text)] if subject else []
+
+
+def unnamed_subject(cands: Candidates, spans: list[Span | None], usable: list[int], prob: np.ndarray,
+                    threshold: float) -> frozenset[str]:
+    """For a yes/no question about what an intervention does, its terms when no usable span more likely an
+    answer than not names it (else empty). The word may still occur elsewhere in the passages ("walking" in a
+    hip article): what matters is whether a sentence that answers names it. On 400 PubMedQA and 1,300 COVID-QA
+    questions and the 90 labelled corpus questions this never happens; for "Is walking good for sciatica?" and
+    "Does massage help piriformis syndrome?" it does."""
+    subject = subject_terms(cands)
+    if not subject or any(names_any(spans[i], subject) for i in usable if prob[i] >= threshold):
+        return frozenset()
+    return subject
 
 
 def subject_terms(cands: Candidates) -> frozenset[str]:
