@@ -121,6 +121,12 @@ _EFFECT_QUESTION = re.compile(
     r"effective|useful|helpful|beneficial|worthwhile|safe|good|advised|indicated|needed|necessary|used|offered|done|"
     r"performed|prescribed|given)\b",
     _I)
+# "Should I use heat or ice for buttock pain?", "Can patients take ibuprofen for sciatica?": the same question
+# asked of the person using it; what they would use is the subject.
+_PERSONAL_USE_QUESTION = re.compile(
+    r"^\W*(should|can|could|may|must)\s+(i|we|you|patients?|people|one)\s+(?P<effect>use|take|try|do|have|get|"
+    r"start|avoid|apply|wear)\s+(?P<subject>[^?]{2,60}?)\s*(\b(for|to|with|after|when|if|during)\b|\?|$)",
+    _I)
 # "Are opioids recommended for low back pain?", "Should imaging be done ...?": asks what sources advise, which a
 # guideline or review states as advice ("NICE advises against ... opioids"), not a finding that names X.
 _ADVICE_EFFECTS = frozenset({"recommended", "advised", "indicated", "offered"})
@@ -294,7 +300,7 @@ def question_intent(question: str) -> Intent:
     """The intent of a question: the first matching frame (else GENERAL), and what else its wording asks for."""
     kind = next((kind for kind, frame in _QUESTION_FRAMES if frame.search(question)), GENERAL)
     is_open = bool(_OPEN_QUESTION.match(question))
-    effect = _EFFECT_QUESTION.match(question)
+    effect = _EFFECT_QUESTION.match(question) or _PERSONAL_USE_QUESTION.match(question)
     return Intent(
         kind,
         items=list_items(question) if kind == LIST else "",

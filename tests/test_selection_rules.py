@@ -502,6 +502,10 @@ def test_a_question_about_an_intervention_s_effect_gets_points_that_name_it():
     ("Is spinal manipulation recommended for acute low back pain?", "spinal manipulation"),
     ("Should an epidural steroid injection be offered for sciatica?", "an epidural steroid injection"),
     ("Are opioids effective for chronic low back pain?", "opioids"),
+    # asked of the person who would use it
+    ("Should I use heat or ice for buttock pain?", "heat or ice"),
+    ("Can patients take ibuprofen for sciatica?", "ibuprofen"),
+    ("Should I see a doctor?", ""),
     ("Is low back pain common?", ""),
     ("What helps low back pain?", ""),
 ])
