@@ -31,7 +31,7 @@ GENERIC = frozenset(
     prognosis risk people person patient affect inherit genetic gene change research clinical trial
     information info type stage complication test manage management option common rare happen mean
     difference differ feel problem condition disease disorder syndrome called kind causes
-    lead help best new related done recognise recognize recognised recognized""".split()
+    lead help best new related done available recognise recognize recognised recognized""".split()
 )
 
 

@@ -205,6 +205,7 @@ def test_query_terms_separate_topic_from_template():
     # the kind of answer asked for, by its noun
     ("What is the prognosis of acute low back pain?", {"acut", "low", "back", "pain"}),
     ("How is the diagnosis of sciatica made?", {"sciatica"}),
+    ("What treatments are available for sacroiliac joint pain?", {"sacroiliac", "joint", "pain"}),
     # the same words outside a frame are the topic
     ("Is long-term opioid use safe?", {"long", "term", "opioid", "safe"}),
     ("What was the last follow-up visit?", {"last", "follow", "visit"}),
