@@ -75,8 +75,8 @@ _QUESTION_FRAMES: tuple[tuple[str, re.Pattern], ...] = (
 # intent from what such an answer must contain (a figure, a causal verb, a recommendation ...).
 _SENTENCE_CUES: dict[str, re.Pattern] = {
     DEFINITION: re.compile(r"\b(is|are) (an?|the) |\brefers? to\b|\bis defined as\b|\bmeans\b|\bis a term\b", _I),
-    CAUSE: re.compile(r"\b(caus\w*|due to|because|owing to|results? from|leads? to|trigger\w*|risk factors?|"
-                      r"associated with|responsible for|arises? from|origin\w*|sources?)\b", _I),
+    CAUSE: re.compile(r"\b(caus\w*|due to|results? from|leads? to|trigger\w*|risk factors?|associated with|"
+                      r"responsible for|arises? from|origin\w*|sources?)\b", _I),
     DIAGNOSIS: re.compile(r"\b(sensitivity|specificity|accura\w*|predictive values?|likelihood ratios?|auc|area under|"
                           r"diagnos\w*|detect\w*|false (positive|negative)s?|reliab\w*|kappa|agreement|"
                           r"confirm\w*|rule[sd]? (in|out))\b", _I),
@@ -98,6 +98,9 @@ _SENTENCE_CUES: dict[str, re.Pattern] = {
     LIST: re.compile(r"\b(include|includes|including|such as|are|range from)\b[^.]*,[^.]*,|:\s*\w+[^.]*,", _I),
     GENERAL: re.compile(r"(?!x)x"),  # matches nothing: a general question has no cue
 }
+
+# A reason given for something ("... is not induced by interferons because the region upstream lacks ...").
+_REASON = re.compile(r"\b(because|owing to)\b", _I)
 
 # "How is X diagnosed?", "How should X be managed?": the answer is the steps or options a source sets out side
 # by side (history, examination, imaging, blocks), not one conclusion.
@@ -245,6 +248,12 @@ class Intent:
     def states_fact_asked(self, sentence: str) -> bool:
         """The sentence states the one fact a "Who gets X?" or "How long does X last?" question asks for."""
         return self.states_population(sentence) or self.states_time_course(sentence)
+
+    def states_cause(self, sentence: str) -> bool:
+        """A question asking for a cause, and the sentence gives one: a causal verb, or a reason ("because").
+        (The scorer's cue leaves "because" out: as a feature it lifted "Vascular claudication differs from
+        neurogenic claudication because ..." among the causes of buttock pain.)"""
+        return self.kind == CAUSE and bool(_SENTENCE_CUES[CAUSE].search(sentence) or _REASON.search(sentence))
 
     def states_advice(self, sentence: str) -> bool:
         """A question about what sources advise, and the sentence gives advice ("NICE advises against ...")."""

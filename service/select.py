@@ -254,14 +254,12 @@ def giving_a_cause(cands: Candidates, spans: list[Span | None], usable: list[int
     and "Why is ribavirin treatment limited?" lost "ribavirin is limited due to difficulty with aerosol
     delivery"."""
     intent = cands.intent
-    if intent.kind != CAUSE:  # not a list of causes: the enumerating sentence answers that
-        return []
     top = max(usable, key=lambda i: prob[i])
-    if intent.sentence_cue(spans[top].text):
+    # (a list of causes is another kind of question: the enumerating sentence answers that)
+    if intent.kind != CAUSE or intent.states_cause(spans[top].text):
         return []
     key = cands.features[:, FEATURES.index("key_terms_context")]
-    return [i for i in usable if prob[i] >= threshold and key[i] >= key[top]
-            and intent.sentence_cue(spans[i].text)]
+    return [i for i in usable if prob[i] >= threshold and key[i] >= key[top] and intent.states_cause(spans[i].text)]
 
 
 def outranking_in_meaning(cands: Candidates, spans: list[Span | None], usable: list[int], prob: np.ndarray,
