@@ -185,6 +185,14 @@ def test_statements_are_kept():
     assert not is_boilerplate("Radicular pain is shooting or electric and runs in a narrow band down the leg.")
 
 
+def test_a_percent_sign_names_a_percentage():
+    from service.text import content_terms
+
+    assert stem("percentage") in content_terms("About 15% of cases had surgery.")
+    assert stem("percentage") in content_terms("What percentage of cases had surgery?")
+    assert stem("percentage") not in content_terms("About 15 of 100 cases had surgery.")
+
+
 def test_query_terms_separate_topic_from_template():
     q = query_terms("What are the causes of musculoskeletal buttock pain?")
     assert q.topic == {"musculoskeletal", "buttock", "pain"}
