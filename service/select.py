@@ -70,6 +70,12 @@ SECTION_LEAD_SHARE = 0.8
 # 41 -> 56, with none more graded 0 (30). Yes/no questions are left out: on 400 PubMedQA questions point
 # precision fell 0.436 -> 0.276, as a paper's results restate its question without answering it.
 SUMMARY_COSINE_SLACK = 0.1
+# A yes/no question about an intervention is not answered when no span the scorer rates at least this likely
+# names the intervention (unnamed_subject). Below the point boundary (0.5), because the scorer rates a
+# PubMedQA abstract's own sentences on its intervention as low as 0.45 ("Midurethral sling (MUS) can improve
+# overactive bladder (OAB) symptoms."); "walking aids" in a physiotherapy sentence, for "Is walking good for
+# sciatica?", scores 0.37.
+SUBJECT_NAMED_FLOOR = 0.4
 
 # Phases and populations a question can name: a passage naming only the other side is about something else.
 # (Athletes and runners against older, osteoporotic patients, session 13: "What causes a sacral stress fracture in
@@ -117,7 +123,7 @@ def select(scored: Scored, *, max_points: int = MAX_POINTS, min_evidence: float 
     share = point_share if point_share is not None else share
     # "Is walking good for sciatica?": when no likely span names the intervention asked about, the sources speak
     # of sciatica but not of walking, and quoting an epidural injection's advice would answer another question
-    unnamed = unnamed_subject(cands, spans, usable, prob, threshold)
+    unnamed = unnamed_subject(cands, spans, usable, prob)
     if unnamed:
         return Selection(None, (), True, as_words(cands, missing | unnamed), evidence, coverage)
     # quote from documents that address the question as a whole, when some do (a shared word is not a topic)
@@ -318,15 +324,16 @@ def advising(cands: Candidates, spans: list[Span | None], usable: list[int], pro
             and cands.intent.states_advice(spans[i].text)] if subject else []
 
 
-def unnamed_subject(cands: Candidates, spans: list[Span | None], usable: list[int], prob: np.ndarray,
-                    threshold: float) -> frozenset[str]:
-    """For a yes/no question about what an intervention does, its terms when no usable span more likely an
-    answer than not names it (else empty). The word may still occur elsewhere in the passages ("walking" in a
-    hip article): what matters is whether a sentence that answers names it. On 400 PubMedQA and 1,300 COVID-QA
-    questions and the 90 labelled corpus questions this never happens; for "Is walking good for sciatica?" and
-    "Does massage help piriformis syndrome?" it does."""
+def unnamed_subject(cands: Candidates, spans: list[Span | None], usable: list[int],
+                    prob: np.ndarray) -> frozenset[str]:
+    """For a yes/no question about what an intervention does, its terms when no usable span of probability at
+    least SUBJECT_NAMED_FLOOR names it (else empty). The word may still occur elsewhere in the passages
+    ("walking aids" in a physiotherapy sentence): what matters is whether a sentence that may answer names it.
+    Of all 1,000 PubMedQA questions it turns one into an abstention ("Does molecular genotype provide useful
+    information ...?", whose abstract speaks of BRAF mutations); of 1,300 COVID-QA questions and the 90
+    labelled corpus questions, none."""
     subject = subject_terms(cands)
-    if not subject or any(names_any(spans[i], subject) for i in usable if prob[i] >= threshold):
+    if not subject or any(names_any(spans[i], subject) for i in usable if prob[i] >= SUBJECT_NAMED_FLOOR):
         return frozenset()
     return subject
 
