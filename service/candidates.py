@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -184,6 +184,20 @@ class Candidates:
     items: tuple[Sentence, ...] = ()
     features: np.ndarray = field(default=None, hash=False, compare=False)  # [len(items), len(FEATURES)]
     vectors: np.ndarray = field(default=None, hash=False, compare=False)  # [len(items), dim], L2-normalised
+
+    @cached_property
+    def doc_ids(self) -> tuple[str, ...]:
+        """Per candidate, the id of the document it was quoted from (selection asks it again and again)."""
+        hits = self.retrieval.hits
+        return tuple(hits[s.hit].document.doc_id for s in self.items)
+
+    @cached_property
+    def hit_terms(self) -> tuple[frozenset[str], ...]:
+        """Per hit, the content terms of its chunk's text and heading and of its document's title: where
+        selection looks for the question's topic terms. Computed once per question, as selection asks it of
+        every hit, of every document and of all hits together."""
+        return tuple(content_terms(f"{h.document.meta.title} {h.chunk.heading}") | content_terms(h.chunk.text)
+                     for h in self.retrieval.hits)
 
 
 @dataclass(frozen=True)

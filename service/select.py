@@ -493,14 +493,21 @@ def agreeing(cands: Candidates, s: Sentence) -> list[Sentence]:
     doc = cands.retrieval.hits[s.hit].document.doc_id
     seen = {doc}
     out = []
-    for o in cands.items:
-        other = cands.retrieval.hits[o.hit].document.doc_id
+    size = len(s.terms)
+    for o, other in zip(cands.items, cands.doc_ids):
         if other in seen or o.back_reference or o.setup:
             continue
-        if similarity(s.terms, o.terms) >= AGREEMENT_SIMILARITY:
+        if may_agree(size, len(o.terms)) and similarity(s.terms, o.terms) >= AGREEMENT_SIMILARITY:
             out.append(o)
             seen.add(other)
     return out
+
+
+def may_agree(size_a: int, size_b: int) -> bool:
+    """Term sets of these sizes can reach AGREEMENT_SIMILARITY: their Jaccard overlap is at most the smaller
+    size over the larger (and the float division is monotonic, so a pair this rejects never passed the exact
+    test). It spares building the intersection and union of nearly every pair."""
+    return bool(size_a and size_b) and min(size_a, size_b) / max(size_a, size_b) >= AGREEMENT_SIMILARITY
 
 
 def asks_the_question(cands: Candidates, heading: str, min_coverage: float) -> bool:
@@ -542,7 +549,7 @@ def heading_of(cands: Candidates, i: int) -> str:
 
 def doc_of(cands: Candidates, i: int) -> str:
     """The id of the document candidate i was quoted from."""
-    return cands.retrieval.hits[cands.items[i].hit].document.doc_id
+    return cands.doc_ids[i]
 
 
 def covering_candidates(cands: Candidates, min_coverage: float) -> set[int]:
@@ -615,11 +622,12 @@ def unaddressed_terms(cands: Candidates, hit_indexes) -> set[str]:
     as two words ("COVID19" for "COVID-19") counts as addressed; so does a term no chunk of the whole index
     holds when the hits hold a spelling within a small edit distance ("carageenan" for "carrageenan"): users
     misspell, and the index cannot hold the misspelling (a real word of the index is never fuzzed)."""
-    seen: set[str] = set()
-    hits = cands.retrieval.hits
-    for i in hit_indexes:
-        h = hits[i]
-        seen |= content_terms(f"{h.document.meta.title} {h.chunk.heading}") | content_terms(h.chunk.text)
+    held = [cands.hit_terms[i] for i in hit_indexes]  # computed once per question, asked of every hit
+    if all(any(t in terms for terms in held) for t in cands.terms.topic):
+        return set()  # the usual case, found without building the union
+    # The same set operations as ever, so the set iterates in the same order: weighted_share sums over it,
+    # and a float sum depends on its order.
+    seen = held[0] if len(held) == 1 else frozenset().union(*held)
     missing = cands.terms.topic - seen
     return {t for t in missing if not variant_of(t, seen, fuzzy=t in cands.absent_terms)}
 
@@ -642,9 +650,15 @@ _COORDINATION = re.compile(r"\bor\b|,\s*(?:and|or)\b|;|\band (?=(?:is|are|does|d
 
 def question_pieces(cands: Candidates) -> list[frozenset[str]]:
     """The topic terms of each coordinated part of the question (the whole question when it has one part)."""
-    pieces = [cands.terms.topic & content_terms(part) for part in _COORDINATION.split(cands.retrieval.question)]
-    pieces = [p for p in pieces if p]
-    return pieces or [cands.terms.topic]
+    return list(coordinated_pieces(cands.retrieval.question, cands.terms.topic))
+
+
+@lru_cache(maxsize=1024)
+def coordinated_pieces(question: str, topic: frozenset[str]) -> tuple[frozenset[str], ...]:
+    """question_pieces for a question and its topic terms; cached: selection asks the coverage of every hit
+    and document of an answer, each time over the same pieces."""
+    pieces = [topic & content_terms(part) for part in _COORDINATION.split(question)]
+    return tuple(p for p in pieces if p) or (topic,)
 
 
 def question_coverage(cands: Candidates, missing: set[str]) -> float:
