@@ -29,6 +29,7 @@ from service.text import (
     query_terms,
     stem,
     strip_list_mark,
+    terms_and_bigrams,
     words,
 )
 
@@ -310,13 +311,24 @@ def chunk_profile(text: str, heading: str, records: tuple) -> tuple[_Profile, ..
         start = strip_list_mark(text, rec.start, rec.end)
         raw = text[start:rec.end]
         clean = collapse(raw)
+        terms, bigrams = terms_and_bigrams(clean)
+        has_number = bool(_DIGIT.search(clean))
         out.append(_Profile(
-            n, start, rec.end, clean, tuple(content_terms(clean)), not is_boilerplate(raw, heading),
-            leans_back(clean), bool(_SETUP.search(clean)), bool(_DIGIT.search(clean)),
-            bool(_IN_TEXT_CITATION.search(clean)), bool(_STATISTICS.search(clean)), bool(_CLAIM.search(clean)),
-            bool(_PROCEDURE.search(clean)), bool(_PRESENT.search(clean)), content_bigrams(clean),
+            n, start, rec.end, clean, terms, not is_boilerplate(raw, heading),
+            leans_back(clean), bool(_SETUP.search(clean)), has_number,
+            bool(_IN_TEXT_CITATION.search(clean)), reports_statistics(clean, has_number), bool(_CLAIM.search(clean)),
+            bool(_PROCEDURE.search(clean)), bool(_PRESENT.search(clean)), bigrams,
             len(clean.split()), int(rec.row)))
     return tuple(out)
+
+
+def reports_statistics(sentence: str, has_number: bool) -> bool:
+    """_STATISTICS matches the sentence. Every one of its alternatives needs a digit, "CI", "SD" or "\u00b1"
+    (it is case-sensitive), so it runs only on sentences holding one: scanning every sentence of every cold
+    chunk made it one of the dearest patterns of the profile."""
+    if not (has_number or "CI" in sentence or "SD" in sentence or "\u00b1" in sentence):
+        return False
+    return bool(_STATISTICS.search(sentence))
 
 
 @lru_cache(maxsize=200_000)

@@ -92,7 +92,21 @@ PERCENTAGE = stem("percentage")
 def content_sequence(text: str) -> list[str]:
     """The text's content terms in reading order: stemmed words that are not stopwords (numbers and words of
     two letters or more)."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return [t for t in map(content_term, words(text)) if t]
+
+
+@lru_cache(maxsize=100_000)
+def content_term(word: str) -> str:
+    """The stem of a word that is a content term (see content_sequence), else "" (a stem is never empty);
+    cached: one lookup per word instead of a stopword test, a length test and a stem."""
+    return stem(word) if word not in STOPWORDS and (len(word) > 1 or word.isdigit()) else ""
+
+
+def terms_and_bigrams(text: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """content_terms (as a tuple) and content_bigrams of a text from one pass over its words: profiling a
+    chunk needs both of every sentence. Uncached (the chunk profile is)."""
+    seq = content_sequence(text)
+    return tuple(set(seq)), tuple(sorted(set(zip(seq, seq[1:]))))
 
 
 @lru_cache(maxsize=200_000)
