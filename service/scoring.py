@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -48,13 +48,21 @@ class TreeScorer:
         if len(features) == 0:
             return np.zeros(0, dtype=np.float32)
         features = np.asarray(features, dtype=np.float64)  # the thresholds are float64 bin edges
-        rows = np.arange(len(features))[:, None]
+        # Flat gathers (np.take on raveled arrays) and one gather of the next node per step, rather than 2-D
+        # fancy indexing and np.where over both children: the same walk in about half the time.
+        flat = features.ravel()
+        row_start = (np.arange(len(features)) * features.shape[1])[:, None]
         node = np.broadcast_to(self.roots, (len(features), len(self.roots)))
         for _ in range(self.depth):
-            go_left = features[rows, self.feature[node]] <= self.threshold[node]
-            node = np.where(go_left, self.left[node], self.right[node])
+            go_left = np.take(flat, row_start + np.take(self.feature, node)) <= np.take(self.threshold, node)
+            node = np.take(self.children, 2 * node + go_left)
         z = self.baseline + self.value[node].sum(axis=1)
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+    @cached_property
+    def children(self) -> np.ndarray:
+        """[2 * nodes] each node's right child, then its left: node n goes to children[2n + (go left)]."""
+        return np.stack([self.right, self.left], axis=1).ravel()
 
 
 @dataclass(frozen=True)
