@@ -16,7 +16,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from service.answer_types import Retrieval
-from service.intent import COMPARISON, DEFINITION, DIAGNOSIS, FIGURE, Intent, question_intent
+from service.intent import COMPARISON, DEFINITION, DIAGNOSIS, FIGURE, Intent, gives_answer_of, question_intent
 from service.text import (
     QueryTerms,
     collapse,
@@ -332,10 +332,12 @@ def reports_statistics(sentence: str, has_number: bool) -> bool:
 
 
 @lru_cache(maxsize=200_000)
-def sentence_cue(sentence: str, intent: Intent) -> bool:
-    """The sentence gives an answer of the asked kind; cached per (sentence, intent), and only the asked kinds
-    are tested: testing all ten intents' patterns up front was a sixth of a cold answer's time."""
-    return intent.sentence_cue(sentence)
+def sentence_cue(sentence: str, kinds: tuple[str, ...]) -> bool:
+    """The sentence gives an answer of the asked kinds (Intent.kinds()); cached per (sentence, kinds), and only
+    the asked kinds are tested: testing all ten intents' patterns up front was a sixth of a cold answer's time.
+    Keyed by the kinds rather than the whole Intent: a tuple of strings hashes and compares for less, and
+    questions of the same kinds share the entries."""
+    return gives_answer_of(kinds, sentence)
 
 
 def warm_profiles(index, doc_ids, batch: int = 256) -> int:
@@ -414,6 +416,7 @@ def feature_matrix(retrieval: Retrieval, intent: Intent, qterms: QueryTerms, wei
     phrases = set(content_bigrams(retrieval.question))
     out[:, col["centrality"]] = centrality(items, hits, vectors)
     figure_asked = intent.kind in (FIGURE, DIAGNOSIS)
+    kinds = intent.kinds()
     weighted = tuple(weights.items())  # summed in this order, as always: a float sum depends on its order
     contexts: dict[int, _HitContext] = {}
     rows = []
@@ -432,7 +435,7 @@ def feature_matrix(retrieval: Retrieval, intent: Intent, qterms: QueryTerms, wei
             (len(qterms.generic & terms) / len(qterms.generic)) if qterms.generic else 0.0,
             ctx.heading_match,
             ctx.heading_intent,
-            sentence_cue(p.text, intent),
+            sentence_cue(p.text, kinds),
             bool(defined) and defines(s.text, defined),
             bool(compared) and bool(terms & compared[0]) and bool(terms & compared[1]),
             figure_asked and p.has_number,

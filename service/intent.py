@@ -222,7 +222,7 @@ class Intent:
 
     def sentence_cue(self, sentence: str) -> bool:
         """The sentence gives this kind of answer (a figure for a figure question, ...)."""
-        return any(_SENTENCE_CUES[kind].search(sentence) for kind in self.kinds())
+        return gives_answer_of(self.kinds(), sentence)
 
     def heading_cue(self, heading: str) -> bool:
         """The section heading is where this kind of answer is found."""
@@ -273,6 +273,11 @@ class Intent:
     def kinds(self) -> tuple[str, ...]:
         """The kinds of answer that count: the intent's own, and its items' for a list."""
         return (self.kind, self.items) if self.items else (self.kind,)
+
+
+def gives_answer_of(kinds: tuple[str, ...], sentence: str) -> bool:
+    """The sentence matches the sentence cue of one of the kinds of answer (Intent.sentence_cue)."""
+    return any(_SENTENCE_CUES[kind].search(sentence) for kind in kinds)
 
 
 # The kinds of clinical question whose answers sit in sections of their own in a review or a patient article.
