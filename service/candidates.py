@@ -18,6 +18,7 @@ import numpy as np
 from service.answer_types import Retrieval
 from service.intent import COMPARISON, DEFINITION, DIAGNOSIS, FIGURE, Intent, gives_answer_of, question_intent
 from service.text import (
+    CaselessPattern,
     QueryTerms,
     collapse,
     compared_terms,
@@ -68,7 +69,7 @@ LONG_SENTENCE_WORDS = 60  # the boilerplate filter drops sentences over 80 words
 # A sentence opening with one of these leans on the one before it: quoted alone it points at text the
 # answer does not contain. (General English anaphora and connectives; "Both"/"Other" are left out, as
 # they usually name their own referents.)
-_BACK_REFERENCE = re.compile(
+_BACK_REFERENCE = CaselessPattern(
     r"^\W*(this|these|those|that|such|it|its|they|their|them|he|she|his|her|there|here|neither|either|"
     r"however|thus|therefore|hence|then|also|furthermore|moreover|additionally|similarly|likewise|"
     r"consequently|accordingly|nevertheless|nonetheless|otherwise|instead|conversely|yet|but|and|or|so|"
@@ -85,7 +86,6 @@ _BACK_REFERENCE = re.compile(
     r"(despite|because of|after|before|beyond|besides|apart from|following|unlike|like|as with|in spite of|"
     r"in addition to|compared (with|to)|in line with|consistent with|contrary to|beside) "
     r"(this|these|that|those|it|them))\b",
-    re.IGNORECASE,
 )
 # "These resources address the management of X: - A - B": "these" with a plural noun of its own, whose
 # referents are the bulleted items after the colon of the same sentence, points forward, not back. ("These
@@ -103,10 +103,9 @@ _NAMES_ITS_LIST = re.compile(r"^\W*these\s+[a-z\-]+s\b[^:]*:\s*[-\u2022*]\s+\S",
 # once): most such sentences of research conclusions read on their own. An opening that sums up what it points
 # at ("Taken together, the two trials ...") leans (_BACK_REFERENCE, session 15): it changed no summary or point
 # of 400 PubMedQA and 1,300 COVID-QA questions (a one-off in-process script).
-_CONTINUES = re.compile(
+_CONTINUES = CaselessPattern(
     r"^\W*(?:[\w'\"\u2019\u201c\u201d\-]+,?\s+){1,4}?(?:therefore|thus|hence|consequently|accordingly|likewise|"
-    r"similarly|however|nevertheless|nonetheless)\b",
-    re.IGNORECASE)
+    r"similarly|however|nevertheless|nonetheless)\b")
 # "Laslett and colleagues also reported ...": a named study's further finding leans on the finding stated before
 # it. As leaning it changed none of the benchmark figures (PubMedQA 0.773 / 0.447, COVID-QA 0.344 / 0.494,
 # medquad-dev hit rate 0.861: answer_bench / medcite eval with and without it, once).
@@ -119,13 +118,13 @@ _CLOSING_CONNECTIVE = re.compile(r",\s*(however|though|nevertheless|nonetheless|
 # own reason ("..., and therefore ..."). Session 12: the two surgery answers of the default corpus now quote
 # the trials' conclusion with it; on a 400-question PubMedQA sample point precision went 0.447 -> 0.441 with
 # no summary changed (a one-off in-process script).
-_MID_CONSEQUENCE = re.compile(r"(?<!\band )(?<!, )\b(therefore|thus|hence|consequently)\b(?! far)", re.IGNORECASE)
+_MID_CONSEQUENCE = CaselessPattern(r"(?<!\band )(?<!, )\b(therefore|thus|hence|consequently)\b(?! far)")
 _PLURAL_PRONOUN = re.compile(r"\b(?:they|them|their|theirs)\b", re.IGNORECASE)
 # a word that can name several people or things ("patients", "studies", "people", "children", "data")
 _PLURAL_NOUN = re.compile(r"\b(?:[a-z]{2,}(?<!s)(?<!u)(?<!i)s|people|children|men|women|data|criteria|staff|"
                           r"[a-z]+ae)\b", re.IGNORECASE)
 # A study's set-up rather than its result: used only together with the result that follows it.
-_SETUP = re.compile(
+_SETUP = CaselessPattern(
     r"\b(we (studied|examined|investigated|assessed|evaluated|enrolled|recruited|conducted|performed|analy[sz]ed|"
     r"reviewed|compared|included|aimed|sought|hypothesi[sz]ed)|(and|&) colleagues (\(\d{4}\) )?(studied|examined|"
     r"investigated|assessed|evaluated|enrolled|recruited|followed|compared|reviewed|tested|randomi[sz]ed)|(was|were) "
@@ -134,7 +133,6 @@ _SETUP = re.compile(
     r"in a (study|trial|cohort|survey|review) of|(studied|examined|investigated|assessed|evaluated|enrolled|"
     r"recruited|followed|surveyed|tested)\b[^.;]*\b(in|of) \d[\d,]* (\w+ )?(adults|patients|people|participants|"
     r"subjects|children|women|men|volunteers|cases|infants|individuals))\b",
-    re.IGNORECASE,
 )
 _IN_TEXT_CITATION = re.compile(r"\[\d+(?:\s*[,\u2013-]\s*\d+)*\]|\([A-Z][A-Za-z'\-]+(?: et al\.?)?,? (?:19|20)\d{2}")
 _DIGIT = re.compile(r"\d")
@@ -142,15 +140,15 @@ _DIGIT = re.compile(r"\d")
 _STATISTICS = re.compile(r"\b[pP]\s*[<=>\u2264\u2265]\s*0?\.\d|\b95\s*%|\bCI\b|\b(OR|RR|HR|AUC)\s*[=:,]?\s*\d|"
                          r"\(n\s*=\s*\d|\u00b1|\bSD\b")
 # A conclusion or recommendation: what a reader quotes as the answer of a study or review.
-_CLAIM = re.compile(r"\b(suggest\w*|indicat\w*|conclu\w*|recommend\w*|should|may|might|appears? to|seems? to|"
-                    r"is associated|are associated|was associated|were associated|support\w*|highlight\w*|"
-                    r"demonstrat\w*|effective|important|useful|safe)\b", re.IGNORECASE)
+_CLAIM = CaselessPattern(r"\b(suggest\w*|indicat\w*|conclu\w*|recommend\w*|should|may|might|appears? to|"
+                         r"seems? to|is associated|are associated|was associated|were associated|support\w*|"
+                         r"highlight\w*|demonstrat\w*|effective|important|useful|safe)\b")
 _CHUNK_NUMBER = re.compile(r"#(\d+)$")
 # A method statement in the passive past ("Samples were collected", "was retrospectively reviewed").
-_PROCEDURE = re.compile(r"\b(was|were)\s+(\w+ly\s+)?(\w+ed|done|made|taken|given|drawn|undertaken|chosen|"
-                        r"held|sent|kept|built|sought|obtained|used)\b", re.IGNORECASE)
-_PRESENT = re.compile(r"\b(is|are|can|cannot|may|might|could|should|must|does|do|has|have|remains?|appears?|"
-                      r"seems?|represents?|provides?)\b", re.IGNORECASE)
+_PROCEDURE = CaselessPattern(r"\b(was|were)\s+(\w+ly\s+)?(\w+ed|done|made|taken|given|drawn|undertaken|chosen|"
+                             r"held|sent|kept|built|sought|obtained|used)\b")
+_PRESENT = CaselessPattern(r"\b(is|are|can|cannot|may|might|could|should|must|does|do|has|have|remains?|"
+                           r"appears?|seems?|represents?|provides?)\b")
 
 
 @dataclass(frozen=True)

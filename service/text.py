@@ -35,6 +35,31 @@ GENERIC = frozenset(
 )
 
 
+class CaselessPattern:
+    """A case-insensitive regex, written in lower case, that searches ASCII text case-sensitively in its
+    lower-cased copy. On ASCII text lower-casing folds exactly the cases IGNORECASE folds (and keeps every
+    offset), so it finds the same matches at the same places, only with the matched text lower-cased; it
+    costs a third to a half as much, as IGNORECASE keeps the regex engine off its fast paths for literals.
+    Other text is searched with the pattern as written, case-insensitively. For the patterns run on every
+    sentence of every chunk an answer retrieves for the first time."""
+
+    def __init__(self, pattern: str, flags: int = 0):
+        literal = re.sub(r"\\.", "", pattern)  # the pattern without its escapes (\b, \W, \S ...)
+        if literal != literal.lower():
+            raise ValueError(f"a caseless pattern is written in lower case: {pattern!r}")
+        self.pattern = pattern
+        self.caseless = re.compile(pattern, flags | re.IGNORECASE)
+        self.lowered = re.compile(pattern, flags)
+
+    def search(self, text: str) -> re.Match | None:
+        """Like re.Pattern.search, case-insensitively."""
+        return self.lowered.search(text.lower()) if text.isascii() else self.caseless.search(text)
+
+    def match(self, text: str) -> re.Match | None:
+        """Like re.Pattern.match, case-insensitively."""
+        return self.lowered.match(text.lower()) if text.isascii() else self.caseless.match(text)
+
+
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _WS = re.compile(r"\s+")
 
@@ -212,11 +237,11 @@ MIN_WORDS, MAX_WORDS = 6, 80
 # A sentence announcing what comes after it ("the following list of symptoms", "the table below") says nothing
 # by itself: quoted alone it points at text the answer does not contain. It stands alone only when what it
 # announces follows in the same sentence, after a colon. ("the following day" means the next one: not counted.)
-_ANNOUNCES = re.compile(r"\b(the following\b(?! (day|days|week|weeks|month|months|year|years|morning|night|"
-                        r"evening|visit))|as follows|(listed|shown|given|described|summari[sz]ed) below|"
-                        r"(table|figure|list|box|section) below)", re.I)
+_ANNOUNCES = CaselessPattern(r"\b(the following\b(?! (day|days|week|weeks|month|months|year|years|morning|"
+                             r"night|evening|visit))|as follows|(listed|shown|given|described|summari[sz]ed) below|"
+                             r"(table|figure|list|box|section) below)")
 # "the general principles below", "the criteria above": a pointer to other text, unlike "below the knee".
-_POINTS_ELSEWHERE = re.compile(r"\b(below|above)(?=\s*[.,;:()]|\s*$)", re.I)
+_POINTS_ELSEWHERE = CaselessPattern(r"\b(below|above)(?=\s*[.,;:()]|\s*$)")
 _ANNOUNCED_HERE = re.compile(r":\s*\S")
 
 
