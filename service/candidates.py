@@ -191,6 +191,12 @@ class Candidates:
         return tuple(hits[s.hit].document.doc_id for s in self.items)
 
     @cached_property
+    def term_counts(self) -> np.ndarray:
+        """Per candidate, how many content terms it has (float64, for the size bound of selection's
+        agreement test)."""
+        return np.array([len(s.terms) for s in self.items], dtype=np.float64)
+
+    @cached_property
     def hit_terms(self) -> tuple[frozenset[str], ...]:
         """Per hit, the content terms of its chunk's text and heading and of its document's title: where
         selection looks for the question's topic terms. Computed once per question, as selection asks it of

@@ -493,21 +493,25 @@ def agreeing(cands: Candidates, s: Sentence) -> list[Sentence]:
     doc = cands.retrieval.hits[s.hit].document.doc_id
     seen = {doc}
     out = []
-    size = len(s.terms)
-    for o, other in zip(cands.items, cands.doc_ids):
+    for j in may_agree(cands, len(s.terms)):
+        o, other = cands.items[j], cands.doc_ids[j]
         if other in seen or o.back_reference or o.setup:
             continue
-        if may_agree(size, len(o.terms)) and similarity(s.terms, o.terms) >= AGREEMENT_SIMILARITY:
+        if similarity(s.terms, o.terms) >= AGREEMENT_SIMILARITY:
             out.append(o)
             seen.add(other)
     return out
 
 
-def may_agree(size_a: int, size_b: int) -> bool:
-    """Term sets of these sizes can reach AGREEMENT_SIMILARITY: their Jaccard overlap is at most the smaller
-    size over the larger (and the float division is monotonic, so a pair this rejects never passed the exact
-    test). It spares building the intersection and union of nearly every pair."""
-    return bool(size_a and size_b) and min(size_a, size_b) / max(size_a, size_b) >= AGREEMENT_SIMILARITY
+def may_agree(cands: Candidates, size: int) -> np.ndarray:
+    """The candidates, in order, whose term sets are of a size that can reach AGREEMENT_SIMILARITY with a set
+    of `size` terms: a Jaccard overlap is at most the smaller size over the larger, and division rounds
+    monotonically, so a candidate left out never passed the exact test. Spares building the intersection and
+    union of nearly every pair."""
+    if not size:
+        return np.zeros(0, dtype=np.int64)  # an empty set agrees with nothing (similarity 0)
+    sizes = cands.term_counts
+    return np.flatnonzero(np.minimum(sizes, size) / np.maximum(sizes, size) >= AGREEMENT_SIMILARITY)
 
 
 def asks_the_question(cands: Candidates, heading: str, min_coverage: float) -> bool:
