@@ -105,13 +105,19 @@ def _content_terms(text: str) -> tuple[str, ...]:
     a cache of 100k chunks' sentences does not make every full collection (which pauses every request
     in flight) walk it; with frozensets cached, those pauses reached 250 ms (measured with gc.callbacks).
     """
-    terms = set(content_sequence(text))
-    if "%" in text:  # "15%" gives a percentage as much as the word does ("What percentage of ... died?")
-        terms.add(PERCENTAGE)
-    return tuple(terms)
+    return term_set(text, content_sequence(text))
 
 
 PERCENTAGE = stem("percentage")
+
+
+def term_set(text: str, sequence: list[str]) -> tuple[str, ...]:
+    """The distinct terms of a text's content sequence, with PERCENTAGE when the text has a "%": "15%" gives a
+    percentage as much as the word does ("What percentage of ... died?")."""
+    terms = set(sequence)
+    if "%" in text:
+        terms.add(PERCENTAGE)
+    return tuple(terms)
 
 
 def content_sequence(text: str) -> list[str]:
@@ -131,7 +137,7 @@ def terms_and_bigrams(text: str) -> tuple[tuple[str, ...], tuple[tuple[str, str]
     """content_terms (as a tuple) and content_bigrams of a text from one pass over its words: profiling a
     chunk needs both of every sentence. Uncached (the chunk profile is)."""
     seq = content_sequence(text)
-    return tuple(set(seq)), tuple(sorted(set(zip(seq, seq[1:]))))
+    return term_set(text, seq), tuple(sorted(set(zip(seq, seq[1:]))))
 
 
 @lru_cache(maxsize=200_000)

@@ -191,6 +191,10 @@ def test_a_percent_sign_names_a_percentage():
     assert stem("percentage") in content_terms("About 15% of cases had surgery.")
     assert stem("percentage") in content_terms("What percentage of cases had surgery?")
     assert stem("percentage") not in content_terms("About 15 of 100 cases had surgery.")
+    # the chunk profile's one-pass terms agree
+    from service.text import terms_and_bigrams
+
+    assert stem("percentage") in terms_and_bigrams("About 15% of cases had surgery.")[0]
 
 
 def test_query_terms_separate_topic_from_template():
