@@ -215,10 +215,18 @@ _FRAME_WORDS = re.compile(
     re.IGNORECASE)
 
 
+# "When is surgery needed for X?", "When is imaging recommended for Y?": the verb asks for the indications; it
+# is the question's frame, as "last" is in "How long does X last?". ("referred" is left out: "When should a
+# patient with sciatica be referred for surgery?" then took an epidural injection's advice.)
+_WHEN_NEEDED = re.compile(r"^\W*when\b[^?]*?\b(needed|necessary|required|indicated|considered|"
+                          r"recommended|offered)\b", re.IGNORECASE)
+
+
 def query_terms(question: str) -> QueryTerms:
     """Split a question's content terms into topic terms and template words (its frame's words included)."""
     terms = content_terms(question)
     frame = {t for m in _FRAME_WORDS.finditer(question) for t in content_terms(m.group(0))}
+    frame |= {t for m in _WHEN_NEEDED.finditer(question) for t in content_terms(m.group(1))}
     generic = {t for t in terms if t in GENERIC or t in frame}
     return QueryTerms(frozenset(terms - generic), frozenset(generic))
 

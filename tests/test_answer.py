@@ -218,10 +218,13 @@ def test_query_terms_separate_topic_from_template():
     ("What is the prognosis of acute low back pain?", {"acut", "low", "back", "pain"}),
     ("How is the diagnosis of sciatica made?", {"sciatica"}),
     ("What treatments are available for sacroiliac joint pain?", {"sacroiliac", "joint", "pain"}),
+    ("When is surgery needed for a lumbar disc herniation?", {"surgery", "lumbar", "disc", "herniation"}),
+    ("When is imaging recommended for sciatica?", {"imag", "sciatica"}),
     # the same words outside a frame are the topic
     ("Is long-term opioid use safe?", {"long", "term", "opioid", "safe"}),
     ("What was the last follow-up visit?", {"last", "follow", "visit"}),
     ("Does bone heal faster after a fracture?", {"bone", "heal", "faster", "fractur"}),
+    ("Is surgery needed for a disc herniation?", {"surgery", "need", "disc", "herniation"}),
 ])
 def test_query_terms_leave_the_question_frame_out_of_the_topic(question, topic):
     assert query_terms(question).topic == topic
