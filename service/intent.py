@@ -253,7 +253,7 @@ class Intent:
         """A question asking for a cause, and the sentence gives one: a causal verb, or a reason ("because").
         (The scorer's cue leaves "because" out: as a feature it lifted "Vascular claudication differs from
         neurogenic claudication because ..." among the causes of buttock pain.)"""
-        return self.kind == CAUSE and bool(_SENTENCE_CUES[CAUSE].search(sentence) or _REASON.search(sentence))
+        return self.kind == CAUSE and (gives_answer_of((CAUSE,), sentence) or bool(_REASON.search(sentence)))
 
     def states_advice(self, sentence: str) -> bool:
         """A question about what sources advise, and the sentence gives advice ("NICE advises against ...")."""

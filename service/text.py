@@ -367,8 +367,8 @@ _PASSIVE = re.compile(r"^\s*(?:(?:not|often|usually|also|sometimes|rarely|common
 
 # "Offierski and MacNab (1983) introduced the term hip-spine syndrome for patients who have ...", "The term
 # sciatica is used for ...": a sentence saying what a term is used for defines it wherever its subject is.
-_TERM_FOR = re.compile(r"\bthe (?:term|name|label)\s+(.{1,80}?)\s+(?:for|to (?:describe|mean|denote|refer to)|describes|"
-                       r"denotes|means|refers to|is used (?:for|to))\b", re.IGNORECASE)
+_TERM_FOR = re.compile(r"\bthe (?:term|name|label)\s+(.{1,80}?)\s+(?:for|to (?:describe|mean|denote|refer to)|"
+                       r"describes|denotes|means|refers to|is used (?:for|to))\b", re.IGNORECASE)
 
 
 def defines(sentence: str, defined: frozenset[str]) -> bool:
